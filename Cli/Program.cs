@@ -1,4 +1,5 @@
 using System.CommandLine;
 
+// Each verb group lives in Commands/<Group>Commands.cs and exposes Create().
 var root = new RootCommand("pii: field, key and stream tools for PiiAspire");
 return root.Parse(args).Invoke();
