@@ -36,10 +36,6 @@ public readonly record struct FieldContext
         return new FieldContext(text[..dot], text[(dot + 1)..colon], text[(colon + 1)..]);
     }
 
-    /// <summary>Bytes of <see cref="WriteAssociatedData"/>'s context part: three u16-length-prefixed UTF-8 strings.</summary>
-    internal int EncodedLength =>
-        6 + Encoding.UTF8.GetByteCount(Table) + Encoding.UTF8.GetByteCount(Column) + Encoding.UTF8.GetByteCount(RecordId);
-
     /// <summary>Writes u16be(len) ‖ table ‖ u16be(len) ‖ column ‖ u16be(len) ‖ record id; returns the bytes written.</summary>
     internal int Write(Span<byte> destination)
     {

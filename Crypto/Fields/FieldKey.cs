@@ -55,8 +55,6 @@ public sealed class FieldKey : IDisposable
         return new FieldKey(dekId, dek);
     }
 
-    internal bool IsDestroyed => Volatile.Read(ref _references) == 0;
-
     /// <summary>True when the derived key buffers hold only zeros (after the last user released a disposed key).</summary>
     internal bool KeyMaterialIsZero() => !_gcmKey.AsSpan().ContainsAnyExcept((byte)0) && !_sivKey.AsSpan().ContainsAnyExcept((byte)0);
 

@@ -12,6 +12,8 @@ namespace Pii.Crypto.KeyWrap;
 /// output is 8·⌈len/8⌉ + 8 bytes (16 bytes when the padded input is a single semiblock: one AES-ECB block of AIV ‖ P).
 /// Unwrapping checks the integrity value in constant time and, for KWP, the length indicator and the zero padding;
 /// any failure is a <see cref="TamperedException"/> and no unwrapped bytes are returned.
+/// Each call runs its 6·n AES block operations through one ECB transform (the one-shot EncryptEcb would set up a
+/// native cipher context per block).
 /// </remarks>
 public static class AesKeyWrap
 {
@@ -27,8 +29,9 @@ public static class AesKeyWrap
             throw new MalformedInputException("AES-KW input must be a multiple of 8 bytes and at least 16 bytes.");
         }
         using Aes aes = CreateAes(kek);
+        using ICryptoTransform encryptor = aes.CreateEncryptor();
         var output = new byte[plaintext.Length + Semiblock];
-        WrapCore(aes, DefaultIv, plaintext, output);
+        WrapCore(encryptor, DefaultIv, plaintext, output);
         return output;
     }
 
@@ -40,8 +43,9 @@ public static class AesKeyWrap
             throw new MalformedInputException("AES-KW wrapped input must be a multiple of 8 bytes and at least 24 bytes.");
         }
         using Aes aes = CreateAes(kek);
+        using ICryptoTransform decryptor = aes.CreateDecryptor();
         var output = new byte[wrapped.Length - Semiblock];
-        ulong a = UnwrapCore(aes, wrapped, output);
+        ulong a = UnwrapCore(decryptor, wrapped, output);
         Span<byte> actual = stackalloc byte[Semiblock];
         Span<byte> expected = stackalloc byte[Semiblock];
         BinaryPrimitives.WriteUInt64BigEndian(actual, a);
@@ -77,7 +81,8 @@ public static class AesKeyWrap
             }
             else
             {
-                WrapCore(aes, aiv, padded, output);
+                using ICryptoTransform encryptor = aes.CreateEncryptor();
+                WrapCore(encryptor, aiv, padded, output);
             }
             return output;
         }
@@ -107,7 +112,8 @@ public static class AesKeyWrap
         }
         else
         {
-            a = UnwrapCore(aes, wrapped, padded);
+            using ICryptoTransform decryptor = aes.CreateDecryptor();
+            a = UnwrapCore(decryptor, wrapped, padded);
         }
 
         // Every check runs regardless of earlier outcomes so timing does not reveal which one failed.
@@ -139,6 +145,8 @@ public static class AesKeyWrap
             throw new ArgumentException("An AES key-encryption key is 16, 24 or 32 bytes.", nameof(kek));
         }
         var aes = Aes.Create();
+        aes.Mode = CipherMode.ECB;
+        aes.Padding = PaddingMode.None;
         byte[] copy = kek.ToArray();
         aes.Key = copy;
         CryptographicOperations.ZeroMemory(copy);
@@ -146,22 +154,22 @@ public static class AesKeyWrap
     }
 
     // RFC 3394 §2.2.1, index-based form: for j = 0..5, i = 1..n: B = AES(K, A ‖ R[i]); A = MSB64(B) ^ t; R[i] = LSB64(B).
-    private static void WrapCore(Aes aes, ulong iv, ReadOnlySpan<byte> plaintext, Span<byte> output)
+    private static void WrapCore(ICryptoTransform encryptor, ulong iv, ReadOnlySpan<byte> plaintext, Span<byte> output)
     {
         int n = plaintext.Length / Semiblock;
         Span<byte> r = output[Semiblock..];
         plaintext.CopyTo(r);
-        Span<byte> block = stackalloc byte[2 * Semiblock];
+        byte[] block = new byte[2 * Semiblock];
         ulong a = iv;
         for (int j = 0; j < 6; j++)
         {
             for (int i = 0; i < n; i++)
             {
                 BinaryPrimitives.WriteUInt64BigEndian(block, a);
-                r.Slice(i * Semiblock, Semiblock).CopyTo(block[Semiblock..]);
-                aes.EncryptEcb(block, block, PaddingMode.None);
+                r.Slice(i * Semiblock, Semiblock).CopyTo(block.AsSpan(Semiblock));
+                encryptor.TransformBlock(block, 0, block.Length, block, 0);
                 a = BinaryPrimitives.ReadUInt64BigEndian(block) ^ (ulong)(n * j + i + 1);
-                block[Semiblock..].CopyTo(r.Slice(i * Semiblock, Semiblock));
+                block.AsSpan(Semiblock).CopyTo(r.Slice(i * Semiblock, Semiblock));
             }
         }
         BinaryPrimitives.WriteUInt64BigEndian(output, a);
@@ -169,22 +177,22 @@ public static class AesKeyWrap
     }
 
     // RFC 3394 §2.2.2: the inverse; returns the recovered integrity value A, writes R[1..n] to output.
-    private static ulong UnwrapCore(Aes aes, ReadOnlySpan<byte> wrapped, Span<byte> output)
+    private static ulong UnwrapCore(ICryptoTransform decryptor, ReadOnlySpan<byte> wrapped, Span<byte> output)
     {
         int n = wrapped.Length / Semiblock - 1;
         ulong a = BinaryPrimitives.ReadUInt64BigEndian(wrapped);
         Span<byte> r = output[..(n * Semiblock)];
         wrapped[Semiblock..].CopyTo(r);
-        Span<byte> block = stackalloc byte[2 * Semiblock];
+        byte[] block = new byte[2 * Semiblock];
         for (int j = 5; j >= 0; j--)
         {
             for (int i = n - 1; i >= 0; i--)
             {
                 BinaryPrimitives.WriteUInt64BigEndian(block, a ^ (ulong)(n * j + i + 1));
-                r.Slice(i * Semiblock, Semiblock).CopyTo(block[Semiblock..]);
-                aes.DecryptEcb(block, block, PaddingMode.None);
+                r.Slice(i * Semiblock, Semiblock).CopyTo(block.AsSpan(Semiblock));
+                decryptor.TransformBlock(block, 0, block.Length, block, 0);
                 a = BinaryPrimitives.ReadUInt64BigEndian(block);
-                block[Semiblock..].CopyTo(r.Slice(i * Semiblock, Semiblock));
+                block.AsSpan(Semiblock).CopyTo(r.Slice(i * Semiblock, Semiblock));
             }
         }
         CryptographicOperations.ZeroMemory(block);

@@ -9,9 +9,12 @@ namespace Pii.Crypto.Siv;
 /// Output: SIV (16 bytes) ‖ ciphertext (same length as the plaintext).
 /// </summary>
 /// <remarks>
-/// Built on <see cref="Aes"/> one-shot calls: CMAC is a CBC-MAC over a prepared copy of the message (one EncryptCbc per
-/// 256-byte chunk) and CTR encrypts a buffer of counter blocks with EncryptEcb, so a short field costs three AES calls
-/// and no heap allocation. An instance is not documented thread-safe (neither is <see cref="Aes"/>): use one per thread.
+/// Built on <see cref="Aes"/> with long-lived transforms (one-shot EncryptEcb/EncryptCbc would set up a native cipher
+/// context and expand the key on every call): CMAC is a CBC-MAC through a CBC encryptor over a prepared copy of the
+/// message, 256 bytes per call, and CTR encrypts a buffer of counter blocks through an ECB encryptor. A short field
+/// costs three AES calls and no heap allocation. The CBC encryptor keeps chaining across calls, so each new MAC XORs
+/// the carried chaining value into its first block, which restarts the chain from a zero IV.
+/// An instance holds scratch buffers and is not thread-safe: use one per thread.
 /// </remarks>
 public sealed class AesSiv : IDisposable
 {
@@ -26,6 +29,11 @@ public sealed class AesSiv : IDisposable
 
     private readonly Aes _macAes;
     private readonly Aes _ctrAes;
+    private readonly ICryptoTransform _macCbc;
+    private readonly ICryptoTransform _ctrEcb;
+    private readonly byte[] _macChain = new byte[BlockSize];
+    private readonly byte[] _input = new byte[ChunkSize];
+    private readonly byte[] _output = new byte[ChunkSize];
     private readonly byte[] _subkey1 = new byte[BlockSize];
     private readonly byte[] _subkey2 = new byte[BlockSize];
     private readonly byte[] _macOfZeroBlock = new byte[BlockSize];
@@ -39,13 +47,14 @@ public sealed class AesSiv : IDisposable
         }
 
         int half = key.Length / 2;
-        _macAes = CreateAes(key[..half]);
-        _ctrAes = CreateAes(key[half..]);
+        _macAes = CreateAes(key[..half], CipherMode.CBC);
+        _ctrAes = CreateAes(key[half..], CipherMode.ECB);
+        _macCbc = _macAes.CreateEncryptor();
+        _ctrEcb = _ctrAes.CreateEncryptor();
 
         // CMAC subkeys (RFC 4493 §2.3): L = AES(K, 0^128); K1 = dbl(L); K2 = dbl(K1).
         Span<byte> l = stackalloc byte[BlockSize];
-        l.Clear();
-        _macAes.EncryptEcb(l, l, PaddingMode.None);
+        _macAes.EncryptEcb(new byte[BlockSize], l, PaddingMode.None);
         Double(l, _subkey1);
         Double(_subkey1, _subkey2);
         CryptographicOperations.ZeroMemory(l);
@@ -128,8 +137,11 @@ public sealed class AesSiv : IDisposable
             return;
         }
         _disposed = true;
+        _macCbc.Dispose();
+        _ctrEcb.Dispose();
         _macAes.Dispose();
         _ctrAes.Dispose();
+        CryptographicOperations.ZeroMemory(_macChain);
         CryptographicOperations.ZeroMemory(_subkey1);
         CryptographicOperations.ZeroMemory(_subkey2);
         CryptographicOperations.ZeroMemory(_macOfZeroBlock);
@@ -151,9 +163,12 @@ public sealed class AesSiv : IDisposable
         }
     }
 
-    private static Aes CreateAes(ReadOnlySpan<byte> key)
+    private static Aes CreateAes(ReadOnlySpan<byte> key, CipherMode mode)
     {
         var aes = Aes.Create();
+        aes.Mode = mode;
+        aes.Padding = PaddingMode.None;
+        aes.IV = new byte[BlockSize];
         byte[] copy = key.ToArray();
         aes.Key = copy;
         CryptographicOperations.ZeroMemory(copy);
@@ -219,15 +234,10 @@ public sealed class AesSiv : IDisposable
         bool lastBlockComplete = length > 0 && length % BlockSize == 0;
         int xorEndStart = length - BlockSize;
 
-        Span<byte> chunk = stackalloc byte[ChunkSize];
-        Span<byte> output = stackalloc byte[ChunkSize];
-        Span<byte> chain = stackalloc byte[BlockSize];
-        chain.Clear();
-
         for (int offset = 0; offset < total; offset += ChunkSize)
         {
             int size = Math.Min(ChunkSize, total - offset);
-            Span<byte> input = chunk[..size];
+            Span<byte> input = _input.AsSpan(0, size);
             input.Clear();
             int available = Math.Min(size, Math.Max(0, length - offset));
             message.Slice(offset, available).CopyTo(input);
@@ -254,12 +264,17 @@ public sealed class AesSiv : IDisposable
                 }
             }
 
-            _macAes.EncryptCbc(input, chain, output[..size], PaddingMode.None);
-            output.Slice(size - BlockSize, BlockSize).CopyTo(chain);
+            if (offset == 0)
+            {
+                Xor(input, _macChain);
+            }
+            _macCbc.TransformBlock(_input, 0, size, _output, 0);
+            _output.AsSpan(size - BlockSize, BlockSize).CopyTo(_macChain);
         }
 
-        chain.CopyTo(mac);
-        CryptographicOperations.ZeroMemory(chunk);
+        // The MAC is the last CBC block, which is also the chaining value the encryptor now carries.
+        _macChain.CopyTo(mac);
+        CryptographicOperations.ZeroMemory(_input);
     }
 
     /// <summary>AES-CTR with Q = V with bits 63 and 31 (counted from the right) cleared, per RFC 5297 §2.5.</summary>
@@ -268,8 +283,8 @@ public sealed class AesSiv : IDisposable
         ulong high = BinaryPrimitives.ReadUInt64BigEndian(siv);
         ulong low = BinaryPrimitives.ReadUInt64BigEndian(siv[8..]) & 0x7FFF_FFFF_7FFF_FFFFUL;
 
-        Span<byte> counters = stackalloc byte[ChunkSize];
-        Span<byte> keystream = stackalloc byte[ChunkSize];
+        Span<byte> counters = _input;
+        Span<byte> keystream = _output;
         for (int offset = 0; offset < input.Length; offset += ChunkSize)
         {
             int size = Math.Min(ChunkSize, input.Length - offset);
@@ -285,7 +300,7 @@ public sealed class AesSiv : IDisposable
                 }
             }
             int bytes = blocks * BlockSize;
-            _ctrAes.EncryptEcb(counters[..bytes], keystream[..bytes], PaddingMode.None);
+            _ctrEcb.TransformBlock(_input, 0, bytes, _output, 0);
             for (int i = 0; i < size; i++)
             {
                 output[offset + i] = (byte)(input[offset + i] ^ keystream[i]);
