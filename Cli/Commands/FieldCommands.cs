@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Security.Cryptography;
+using Pii.Crypto;
 using Pii.Crypto.Fields;
 
 namespace Pii.Cli.Commands;
@@ -7,7 +8,8 @@ namespace Pii.Cli.Commands;
 /// <summary>
 /// <c>pii field encrypt|decrypt --dek-hex HEX --dek-id N --mode randomized|deterministic --context TABLE.COLUMN:ID</c>:
 /// the project's field ciphertext format (see Crypto/Fields/FieldCipher.cs), base64 on stdin and stdout.
-/// Decrypt reads the mode from the ciphertext header and still requires --mode to match it.
+/// Decrypt reads the mode from the ciphertext header and still requires --mode to match it. Whatever is wrong with a
+/// well-encoded ciphertext (header, mode, key id, tag) is an authentication failure (exit 1); bad flags or base64 are 2.
 /// </summary>
 internal static class FieldCommands
 {
@@ -47,9 +49,9 @@ internal static class FieldCommands
                 using FieldKey key = FieldKey.FromDek(id, dek);
                 if (decrypt)
                 {
-                    if (FieldCipher.ReadHeader(input).Mode != fieldMode)
+                    if (ReadHeaderOfUntrustedInput(input).Mode != fieldMode)
                     {
-                        throw new UsageException("The ciphertext's mode differs from --mode.");
+                        throw new TamperedException("The ciphertext is not in the --mode given.");
                     }
                     byte[] plaintext = FieldCipher.Decrypt(key, input, cell)!;
                     CommandRunner.WriteBase64(plaintext);
@@ -68,5 +70,18 @@ internal static class FieldCommands
             }
         }));
         return command;
+    }
+
+    // A header that does not parse came from a ciphertext that is not authentic: report it like a failed tag.
+    private static FieldHeader ReadHeaderOfUntrustedInput(byte[] ciphertext)
+    {
+        try
+        {
+            return FieldCipher.ReadHeader(ciphertext);
+        }
+        catch (MalformedInputException e)
+        {
+            throw new TamperedException("The field ciphertext's header is invalid.", e);
+        }
     }
 }
