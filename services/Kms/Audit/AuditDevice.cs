@@ -19,6 +19,11 @@ namespace Pii.Kms.Audit;
 /// </summary>
 public sealed class AuditDevice(AuditChainWriter writer, byte[] hmacKey, TimeProvider time) : IDisposable
 {
+    private const string HashPrefix = "hmac-sha256:";
+
+    // One reusable HMAC context per thread: creating an HMAC per value dominates the cost of large batches.
+    private readonly ThreadLocal<IncrementalHash> _hmac = new(() => IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, hmacKey), trackAllValues: true);
+
     public void LogRequest(VaultRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -73,12 +78,42 @@ public sealed class AuditDevice(AuditChainWriter writer, byte[] hmacKey, TimePro
         });
     }
 
-    public string Hash(string value) => "hmac-sha256:" + Convert.ToHexStringLower(HMACSHA256.HashData(hmacKey, Encoding.UTF8.GetBytes(value)));
+    public string Hash(string value)
+    {
+        Span<char> hashed = stackalloc char[HashPrefix.Length + 64];
+        FormatHash(value, hashed);
+        return hashed.ToString();
+    }
 
     public void Dispose()
     {
         writer.Dispose();
+        foreach (var hmac in _hmac.Values)
+        {
+            hmac.Dispose();
+        }
+
+        _hmac.Dispose();
         CryptographicOperations.ZeroMemory(hmacKey);
+    }
+
+    private void FormatHash(string value, Span<char> destination)
+    {
+        var hmac = _hmac.Value!;
+        var maxBytes = Encoding.UTF8.GetMaxByteCount(value.Length);
+        var rented = maxBytes > 1024 ? ArrayPool<byte>.Shared.Rent(maxBytes) : null;
+        Span<byte> utf8 = rented ?? stackalloc byte[1024];
+        var length = Encoding.UTF8.GetBytes(value, utf8);
+        hmac.AppendData(utf8[..length]);
+        if (rented is not null)
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+
+        Span<byte> mac = stackalloc byte[32];
+        hmac.GetHashAndReset(mac);
+        HashPrefix.CopyTo(destination);
+        Convert.TryToHexStringLower(mac, destination[HashPrefix.Length..], out _);
     }
 
     private void Append(Action<Utf8JsonWriter> write)
@@ -151,7 +186,9 @@ public sealed class AuditDevice(AuditChainWriter writer, byte[] hmacKey, TimePro
                 w.WriteEndArray();
                 break;
             case JsonValue v when v.GetValueKind() == JsonValueKind.String:
-                w.WriteStringValue(Hash(v.GetValue<string>()));
+                Span<char> hashed = stackalloc char[HashPrefix.Length + 64];
+                FormatHash(v.GetValue<string>(), hashed);
+                w.WriteStringValue(hashed);
                 break;
             default:
                 node.WriteTo(w);

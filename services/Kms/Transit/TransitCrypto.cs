@@ -57,9 +57,17 @@ public static class TransitCrypto
                 RandomNumberGenerator.Fill(nonceSpan);
             }
 
-            using (var gcm = new AesGcm(key.AsSpan(0, 32), TagSize))
+            var gcm = Cipher(policy.Versions[version], key, out var owned);
+            try
             {
                 gcm.Encrypt(nonceSpan, plaintext, output.AsSpan(NonceSize, plaintext.Length), output.AsSpan(NonceSize + plaintext.Length), associatedData);
+            }
+            finally
+            {
+                if (owned)
+                {
+                    gcm.Dispose();
+                }
             }
 
             return (Prefix(version) + Convert.ToBase64String(output), version);
@@ -101,7 +109,7 @@ public static class TransitCrypto
         try
         {
             var plaintext = new byte[decoded.Length - NonceSize - TagSize];
-            using var gcm = new AesGcm(key.AsSpan(0, 32), TagSize);
+            var gcm = Cipher(policy.Versions[version], key, out var owned);
             try
             {
                 gcm.Decrypt(decoded.AsSpan(0, NonceSize), decoded.AsSpan(NonceSize, plaintext.Length), decoded.AsSpan(NonceSize + plaintext.Length), plaintext, associatedData);
@@ -109,6 +117,13 @@ public static class TransitCrypto
             catch (AuthenticationTagMismatchException)
             {
                 throw VaultException.BadRequest(AuthenticationFailed);
+            }
+            finally
+            {
+                if (owned)
+                {
+                    gcm.Dispose();
+                }
             }
 
             return (plaintext, version);
@@ -204,6 +219,35 @@ public static class TransitCrypto
         _ when !policy.Versions.ContainsKey(requested) => throw VaultException.BadRequest("no such key version"),
         _ => requested,
     };
+
+    /// <summary>
+    /// An AES-GCM instance for <paramref name="key"/>. For a version's own (non-derived) key the instance is cached per
+    /// thread (AesGcm is not thread-safe) so the key schedule is not rebuilt for every item; derived keys get a fresh
+    /// instance the caller disposes (<paramref name="owned"/>).
+    /// </summary>
+    private static AesGcm Cipher(KeyVersion version, byte[] key, out bool owned)
+    {
+        owned = !ReferenceEquals(key, version.Key);
+        if (owned)
+        {
+            return new AesGcm(key.AsSpan(0, 32), TagSize);
+        }
+
+        if (!ReferenceEquals(t_cachedVersion, version))
+        {
+            t_cachedCipher?.Dispose();
+            t_cachedCipher = new AesGcm(version.Key, TagSize);
+            t_cachedVersion = version;
+        }
+
+        return t_cachedCipher!;
+    }
+
+    [ThreadStatic]
+    private static KeyVersion? t_cachedVersion;
+
+    [ThreadStatic]
+    private static AesGcm? t_cachedCipher;
 
     /// <summary>The stored key itself (not derived) or a fresh HKDF output the caller must zero.</summary>
     private static byte[] EncryptionKey(TransitPolicy policy, int version, byte[]? context, int length)
