@@ -1,0 +1,109 @@
+using System.Text.Json.Nodes;
+using Pii.Kms.Auth;
+using Pii.Kms.Hosting;
+using Pii.Kms.Http;
+
+namespace Pii.Kms.Apis;
+
+/// <summary>The token auth subset: <c>auth/token/create</c> and <c>auth/token/lookup-self</c>.</summary>
+public static class AuthApi
+{
+    private static readonly string[] Write = ["POST", "PUT"];
+
+    public static IEndpointRouteBuilder MapAuthApi(this IEndpointRouteBuilder app)
+    {
+        var token = app.MapGroup("/v1/auth/token");
+        token.MapMethods("/create", Write, Create);
+        token.MapGet("/lookup-self", LookupSelf);
+        return app;
+    }
+
+    public static VaultResult Create(HttpContext context, KmsRuntime runtime, TimeProvider time)
+    {
+        var request = context.Vault();
+        var caller = request.Token!;
+        var f = new RequestFields(request, "policies", "id", "ttl", "display_name", "no_parent", "renewable", "meta", "no_default_policy", "explicit_max_ttl", "period", "num_uses", "type", "entity_alias", "role_name");
+        var policies = f.StringList("policies") ?? [.. caller.Policies];
+        policies = [.. policies.Where(p => p != PolicyEvaluator.Default).Distinct(StringComparer.Ordinal)];
+        if (!caller.IsRoot)
+        {
+            var notHeld = policies.FirstOrDefault(p => !caller.Policies.Contains(p));
+            if (notHeld is not null)
+            {
+                throw VaultException.BadRequest("child policies must be subset of parent");
+            }
+        }
+
+        var id = f.GetString("id");
+        if (id is not null && !caller.IsRoot)
+        {
+            throw VaultException.BadRequest("root or sudo privileges required to specify token id");
+        }
+
+        if (id is not null && (id.Length == 0 || runtime.Tokens.Exists(id)))
+        {
+            throw VaultException.BadRequest("cannot create a token with this id");
+        }
+
+        var ttlSeconds = f.DurationSeconds("ttl");
+        var token = id ?? TokenStore.NewToken();
+        var entry = runtime.Tokens.Register(token, policies, ttlSeconds is > 0 ? TimeSpan.FromSeconds(ttlSeconds.Value) : null, f.GetString("display_name") ?? "token");
+        var shown = ShownPolicies(entry);
+        var auth = new JsonObject
+        {
+            ["client_token"] = token,
+            ["accessor"] = entry.Accessor,
+            ["policies"] = new JsonArray([.. shown.Select(p => (JsonNode)p)]),
+            ["token_policies"] = new JsonArray([.. shown.Select(p => (JsonNode)p)]),
+            ["metadata"] = null,
+            ["lease_duration"] = Ttl(entry, time),
+            ["renewable"] = false,
+            ["entity_id"] = "",
+            ["token_type"] = "service",
+            ["orphan"] = false,
+            ["mfa_requirement"] = null,
+            ["num_uses"] = 0,
+        };
+        return VaultResult.Data(request, null, auth: auth, mountType: "token");
+    }
+
+    public static VaultResult LookupSelf(HttpContext context, TimeProvider time)
+    {
+        var request = context.Vault();
+        var entry = request.Token!;
+        var token = context.Request.Headers["X-Vault-Token"].ToString();
+        if (token.Length == 0)
+        {
+            token = context.Request.Headers.Authorization.ToString()["Bearer ".Length..].Trim();
+        }
+
+        var shown = ShownPolicies(entry);
+        var data = new JsonObject
+        {
+            ["accessor"] = entry.Accessor,
+            ["creation_time"] = entry.CreatedUnixSeconds,
+            ["creation_ttl"] = entry.ExpiresUnixSeconds is { } e ? e - entry.CreatedUnixSeconds : 0,
+            ["display_name"] = entry.DisplayName,
+            ["entity_id"] = "",
+            ["expire_time"] = entry.ExpiresUnixSeconds is { } exp ? DateTimeOffset.FromUnixTimeSeconds(exp).ToString("O") : null,
+            ["explicit_max_ttl"] = 0,
+            ["id"] = token,
+            ["issue_time"] = DateTimeOffset.FromUnixTimeSeconds(entry.CreatedUnixSeconds).ToString("O"),
+            ["meta"] = null,
+            ["num_uses"] = 0,
+            ["orphan"] = entry.IsRoot,
+            ["path"] = entry.IsRoot ? "auth/token/root" : "auth/token/create",
+            ["policies"] = new JsonArray([.. shown.Select(p => (JsonNode)p)]),
+            ["renewable"] = false,
+            ["ttl"] = Ttl(entry, time),
+            ["type"] = "service",
+        };
+        return VaultResult.Data(request, data, mountType: "token");
+    }
+
+    private static List<string> ShownPolicies(TokenEntry entry) =>
+        entry.IsRoot ? [PolicyEvaluator.Root] : [.. entry.Policies.Append(PolicyEvaluator.Default).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
+
+    private static long Ttl(TokenEntry entry, TimeProvider time) =>
+        entry.ExpiresUnixSeconds is { } e ? Math.Max(0, e - time.GetUtcNow().ToUnixTimeSeconds()) : 0;
+}

@@ -1,0 +1,147 @@
+using System.Text.Json;
+
+namespace Pii.Kms.Hosting;
+
+/// <summary>A token created at start from a file (the file is written with a new token if missing).</summary>
+public sealed record BootstrapToken(string File, IReadOnlyList<string> Policies);
+
+/// <summary>
+/// How the key service starts. Dev mode (<c>-dev</c>) uses a temporary store, a generated master key and the given
+/// root token. Otherwise a JSON config file (<c>-config=PATH</c> or IConfiguration <c>Kms:ConfigFile</c>):
+/// <code>
+/// { "listener":   {"tcp": {"address": "127.0.0.1:8200"}},
+///   "storage":    {"sqlite": {"path": "/abs/kms.db"}},
+///   "master_key": {"file": "/abs/master.key"}            // or {"env": "PII_KMS_MASTER_KEY"}; 32 bytes, hex or base64
+///   "audit":      {"file": {"path": "/abs/audit.log"}},   // optional; without it no audit device
+///   "root_token_file": "/abs/root-token",                 // first start: this token becomes root (written if missing)
+///   "policies":   {"dir": "/abs/policies"},               // optional; *.hcl installed by file name at start
+///   "tokens":     [{"file": "/abs/etl.token", "policies": ["etl"]}],  // optional bootstrap service tokens
+///   "auto_rotate_check_seconds": 60 }                     // optional
+/// </code>
+/// ASPNETCORE_URLS (or the <c>urls</c> setting) wins over the listener address.
+/// </summary>
+public sealed record KmsSettings
+{
+    public bool Dev { get; init; }
+    public string? DevRootTokenId { get; init; }
+    public string? ListenAddress { get; init; }
+    public string StoragePath { get; init; } = "";
+    public string? MasterKeyFile { get; init; }
+    public string? MasterKeyEnv { get; init; }
+    public byte[]? DevMasterKey { get; init; }
+    public string? AuditPath { get; init; }
+    public string? RootTokenFile { get; init; }
+    public string? PoliciesDir { get; init; }
+    public IReadOnlyList<BootstrapToken> Tokens { get; init; } = [];
+    public TimeSpan AutoRotateCheckInterval { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Vault-style flags this process understands, and the arguments left for ASP.NET Core.</summary>
+    public sealed record CommandLine(bool Dev, string? DevRootTokenId, string? DevListenAddress, string? ConfigFile, string[] Rest)
+    {
+        public static CommandLine Parse(string[] args)
+        {
+            ArgumentNullException.ThrowIfNull(args);
+            bool dev = false;
+            string? root = null, listen = null, config = null;
+            var rest = new List<string>();
+            foreach (var arg in args)
+            {
+                var a = arg.StartsWith("--", StringComparison.Ordinal) ? arg[1..] : arg;
+                if (a == "-dev")
+                {
+                    dev = true;
+                }
+                else if (a.StartsWith("-dev-root-token-id=", StringComparison.Ordinal))
+                {
+                    root = a["-dev-root-token-id=".Length..];
+                }
+                else if (a.StartsWith("-dev-listen-address=", StringComparison.Ordinal))
+                {
+                    listen = a["-dev-listen-address=".Length..];
+                }
+                else if (a.StartsWith("-config=", StringComparison.Ordinal))
+                {
+                    config = a["-config=".Length..];
+                }
+                else
+                {
+                    rest.Add(arg);
+                }
+            }
+
+            return new CommandLine(dev, root, listen, config, [.. rest]);
+        }
+    }
+
+    /// <summary>Command line first, then IConfiguration (<c>Kms:Dev</c>, <c>Kms:DevRootTokenId</c>, <c>Kms:DevListenAddress</c>, <c>Kms:ConfigFile</c>).</summary>
+    public static KmsSettings Resolve(CommandLine commandLine, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(commandLine);
+        ArgumentNullException.ThrowIfNull(configuration);
+        var configFile = commandLine.ConfigFile ?? configuration["Kms:ConfigFile"];
+        var dev = commandLine.Dev || (configFile is null && configuration.GetValue<bool>("Kms:Dev"));
+        if (dev)
+        {
+            var dir = Path.Combine(Path.GetTempPath(), "pii-kms-dev-" + Guid.NewGuid().ToString("N"));
+            Directory.CreateDirectory(dir);
+            return new KmsSettings
+            {
+                Dev = true,
+                DevRootTokenId = commandLine.DevRootTokenId ?? configuration["Kms:DevRootTokenId"],
+                ListenAddress = commandLine.DevListenAddress ?? configuration["Kms:DevListenAddress"] ?? "127.0.0.1:8200",
+                StoragePath = Path.Combine(dir, "kms.db"),
+                DevMasterKey = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32),
+            };
+        }
+
+        if (configFile is null)
+        {
+            throw new InvalidOperationException("Start the key service with -dev or -config=PATH (or set Kms:ConfigFile).");
+        }
+
+        return FromFile(configFile);
+    }
+
+    public static KmsSettings FromFile(string path)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        var root = doc.RootElement;
+        var tokens = new List<BootstrapToken>();
+        if (root.TryGetProperty("tokens", out var tokenArray))
+        {
+            foreach (var t in tokenArray.EnumerateArray())
+            {
+                tokens.Add(new BootstrapToken(
+                    t.GetProperty("file").GetString() ?? throw new InvalidDataException("tokens[].file must be a string"),
+                    [.. t.GetProperty("policies").EnumerateArray().Select(p => p.GetString() ?? "")]));
+            }
+        }
+
+        var storagePath = Get(root, "storage", "sqlite", "path") ?? throw new InvalidDataException("config: storage.sqlite.path is required");
+        return new KmsSettings
+        {
+            ListenAddress = Get(root, "listener", "tcp", "address") ?? "127.0.0.1:8200",
+            StoragePath = storagePath,
+            MasterKeyFile = Get(root, "master_key", "file"),
+            MasterKeyEnv = Get(root, "master_key", "env"),
+            AuditPath = Get(root, "audit", "file", "path"),
+            RootTokenFile = Get(root, "root_token_file"),
+            PoliciesDir = Get(root, "policies", "dir"),
+            Tokens = tokens,
+            AutoRotateCheckInterval = root.TryGetProperty("auto_rotate_check_seconds", out var s) ? TimeSpan.FromSeconds(s.GetDouble()) : TimeSpan.FromSeconds(60),
+        };
+    }
+
+    private static string? Get(JsonElement element, params string[] path)
+    {
+        foreach (var name in path)
+        {
+            if (element.ValueKind != JsonValueKind.Object || !element.TryGetProperty(name, out element))
+            {
+                return null;
+            }
+        }
+
+        return element.ValueKind == JsonValueKind.String ? element.GetString() : null;
+    }
+}

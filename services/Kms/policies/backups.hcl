@@ -1,0 +1,20 @@
+# Backup service: its own KEK "backups" only — fresh DEKs for dumps, unwrap for restores and drills.
+path "transit/datakey/plaintext/backups" {
+  capabilities = ["update"]
+}
+
+path "transit/datakey/wrapped/backups" {
+  capabilities = ["update"]
+}
+
+path "transit/encrypt/backups" {
+  capabilities = ["update"]
+}
+
+path "transit/decrypt/backups" {
+  capabilities = ["update"]
+}
+
+path "transit/rewrap/backups" {
+  capabilities = ["update"]
+}

@@ -1,0 +1,108 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Pii.Kms.Tests;
+
+/// <summary>The key service as a real child process (<c>dotnet Pii.Kms.dll -config=…</c>) on a free loopback port.</summary>
+public sealed class KmsProcess : IDisposable
+{
+    private readonly Process _process;
+
+    private KmsProcess(Process process, Uri address)
+    {
+        _process = process;
+        Address = address;
+    }
+
+    public Uri Address { get; }
+
+    public int Id => _process.Id;
+
+    public static string BuiltDll(string project, string dll)
+    {
+        // tests/Kms.Tests/bin/<Configuration>/<tfm>/ → <repo>/<project>/bin/<Configuration>/<tfm>/<dll>
+        var baseDir = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        var tfm = baseDir.Name;
+        var configuration = baseDir.Parent!.Name;
+        var repo = baseDir.Parent!.Parent!.Parent!.Parent!.Parent!.FullName;
+        return Path.Combine(repo, project, "bin", configuration, tfm, dll);
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public static async Task<KmsProcess> StartAsync(string configFile, int port, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var psi = new ProcessStartInfo("dotnet", [BuiltDll("services/Kms", "Pii.Kms.dll"), "-config=" + configFile])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.Environment.Remove("ASPNETCORE_URLS");
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            psi.Environment[name] = value;
+        }
+
+        var process = Process.Start(psi)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var address = new Uri($"http://127.0.0.1:{port}/");
+        using var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"The key service exited with {process.ExitCode}.");
+            }
+
+            try
+            {
+                using var response = await http.GetAsync("v1/sys/health");
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    return new KmsProcess(process, address);
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+            catch (TaskCanceledException)
+            {
+                // Not answering yet.
+            }
+
+            await Task.Delay(100);
+        }
+
+        process.Kill(entireProcessTree: true);
+        throw new TimeoutException("The key service did not become healthy.");
+    }
+
+    /// <summary>SIGKILL: no shutdown hooks, no flushes — a crash.</summary>
+    public void KillHard()
+    {
+        _process.Kill(entireProcessTree: true);
+        _process.WaitForExit();
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            KillHard();
+        }
+
+        _process.Dispose();
+    }
+}
