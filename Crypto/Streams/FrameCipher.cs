@@ -82,7 +82,7 @@ internal sealed class FrameCipher : IDisposable
         try
         {
             cipher.Encrypt(
-                frame.Slice(contentOffset - IvLength, IvLength), plaintext, frame.Slice(contentOffset, plaintext.Length),
+                frame.Slice(IvOffset(isFinal), IvLength), plaintext, frame.Slice(contentOffset, plaintext.Length),
                 frame[(contentOffset + plaintext.Length)..], aad);
         }
         finally
@@ -106,7 +106,7 @@ internal sealed class FrameCipher : IDisposable
         try
         {
             cipher.Decrypt(
-                frame.Slice(contentOffset - IvLength, IvLength), frame.Slice(contentOffset, contentLength),
+                frame.Slice(IvOffset(isFinal), IvLength), frame.Slice(contentOffset, contentLength),
                 frame.Slice(contentOffset + contentLength, TagLength), plaintext[..contentLength], aad);
         }
         catch (AuthenticationTagMismatchException)
@@ -162,6 +162,8 @@ internal sealed class FrameCipher : IDisposable
     }
 
     private const int BodyAadMaxLength = 32 + 34 + 4 + 8;
+
+    private static int IvOffset(bool isFinal) => isFinal ? 8 : 4;
 
     private static void WriteIv(Span<byte> iv, uint sequenceNumber)
     {
