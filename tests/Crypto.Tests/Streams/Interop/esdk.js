@@ -1,9 +1,11 @@
 // Runs the official AWS Encryption SDK for JavaScript (@aws-crypto/client-node, pinned in package.json)
 // as the independent peer for Crypto.Tests' interop tests.
-// Usage: node esdk.js encrypt|decrypt CONFIG.json < input > output
-// CONFIG: { aes?: {keyHex, namespace, name}, rsa?: {publicPemPath?, privatePemPath?, namespace, name},
-//           context?: {..}, frameLength?: n, contextOut?: path }
-// Decrypt writes the message's encryption context as JSON to contextOut.
+// Usage: node esdk.js JOBS.json   (one process runs many jobs: node start-up dominates small messages)
+// JOBS: [{ verb: "encrypt"|"decrypt", input: path, output: path,
+//          aes?: {keyHex, namespace, name}, rsa?: {publicPemPath?, privatePemPath?, namespace, name},
+//          context?: {..}, frameLength?: n }]
+// Prints a JSON array with one result per job: { ok: true, context?: {..} } or { ok: false, error: "..." }.
+// Decrypt reports the message's encryption context.
 'use strict';
 const fs = require('fs');
 const {
@@ -36,28 +38,40 @@ function keyrings(config) {
   return rings.length === 1 ? rings[0] : new MultiKeyringNode({ generator: rings[0], children: rings.slice(1) });
 }
 
-async function main() {
-  const [verb, configPath] = process.argv.slice(2);
-  const config = JSON.parse(fs.readFileSync(configPath, 'utf8'));
-  const input = fs.readFileSync(0);
-  const keyring = keyrings(config);
-  if (verb === 'encrypt') {
+async function run(job) {
+  const input = fs.readFileSync(job.input);
+  const keyring = keyrings(job);
+  if (job.verb === 'encrypt') {
     const { result } = await encrypt(keyring, input, {
       suiteId: AlgorithmSuiteIdentifier.ALG_AES256_GCM_IV12_TAG16_HKDF_SHA512_COMMIT_KEY,
-      encryptionContext: config.context || {},
-      frameLength: config.frameLength || 4096,
+      encryptionContext: job.context || {},
+      frameLength: job.frameLength || 4096,
     });
-    fs.writeFileSync(1, result);
-  } else if (verb === 'decrypt') {
-    const { plaintext, messageHeader } = await decrypt(keyring, input);
-    if (config.contextOut) fs.writeFileSync(config.contextOut, JSON.stringify(messageHeader.encryptionContext));
-    fs.writeFileSync(1, plaintext);
-  } else {
-    throw new Error('verb must be encrypt or decrypt');
+    fs.writeFileSync(job.output, result);
+    return { ok: true };
   }
+  if (job.verb === 'decrypt') {
+    const { plaintext, messageHeader } = await decrypt(keyring, input);
+    fs.writeFileSync(job.output, plaintext);
+    return { ok: true, context: messageHeader.encryptionContext };
+  }
+  throw new Error('verb must be encrypt or decrypt');
+}
+
+async function main() {
+  const jobs = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+  const results = [];
+  for (const job of jobs) {
+    try {
+      results.push(await run(job));
+    } catch (error) {
+      results.push({ ok: false, error: String(error && error.message) });
+    }
+  }
+  process.stdout.write(JSON.stringify(results));
 }
 
 main().catch((error) => {
   process.stderr.write(`esdk: ${error.message}\n`);
-  process.exit(1);
+  process.exit(2);
 });
