@@ -23,6 +23,7 @@ internal static class StreamCommands
         var stream = new Command("stream", "Encrypt or decrypt a byte stream (AWS Encryption SDK format, framed, key-committing)");
         stream.Subcommands.Add(CreateEncrypt());
         stream.Subcommands.Add(CreateDecrypt());
+        stream.Action = new StreamAction((_, _) => throw new UsageException("pii stream needs a verb: encrypt or decrypt (see pii stream --help)."));
         return stream;
     }
 

@@ -21,6 +21,9 @@ public sealed class RawAesKeyring : IKeyring, IDisposable
     private readonly byte[] keyName;
     private readonly AesGcm wrappingCipher;
 
+    // One keyring may serve many messages at once (a service singleton); AesGcm is not safe for concurrent use.
+    private readonly Lock cipherLock = new();
+
     /// <param name="keyNamespace">Provider ID written to the EDK; must not be <c>aws-kms</c>.</param>
     /// <param name="keyName">Key name written at the start of the provider info.</param>
     /// <param name="wrappingKey">The 32-byte AES-256 wrapping key (copied; the caller zeroes its own copy).</param>
@@ -57,7 +60,10 @@ public sealed class RawAesKeyring : IKeyring, IDisposable
         RandomNumberGenerator.Fill(iv);
 
         var wrapped = new byte[WrappedLength];
-        wrappingCipher.Encrypt(iv, dataKey.Span, wrapped.AsSpan(0, 32), wrapped.AsSpan(32), aad);
+        lock (cipherLock)
+        {
+            wrappingCipher.Encrypt(iv, dataKey.Span, wrapped.AsSpan(0, 32), wrapped.AsSpan(32), aad);
+        }
         IReadOnlyList<EncryptedDataKey> edks = [new EncryptedDataKey(keyNamespace, providerInfo, wrapped)];
         return Task.FromResult(edks);
     }
@@ -80,7 +86,10 @@ public sealed class RawAesKeyring : IKeyring, IDisposable
             var dataKey = new byte[32];
             try
             {
-                wrappingCipher.Decrypt(iv, wrapped[..32], wrapped[32..], dataKey, aad);
+                lock (cipherLock)
+                {
+                    wrappingCipher.Decrypt(iv, wrapped[..32], wrapped[32..], dataKey, aad);
+                }
                 return Task.FromResult<byte[]?>(dataKey);
             }
             catch (AuthenticationTagMismatchException)
@@ -91,7 +100,13 @@ public sealed class RawAesKeyring : IKeyring, IDisposable
         return Task.FromResult<byte[]?>(null);
     }
 
-    public void Dispose() => wrappingCipher.Dispose();
+    public void Dispose()
+    {
+        lock (cipherLock)
+        {
+            wrappingCipher.Dispose();
+        }
+    }
 
     private bool IsOurs(EncryptedDataKey edk)
     {

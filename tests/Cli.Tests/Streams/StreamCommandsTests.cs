@@ -89,6 +89,13 @@ public sealed class StreamCommandsTests : IDisposable
         Assert.Empty(result.Stdout);
     }
 
+    [Fact]
+    public async Task A_missing_or_unknown_verb_exits_with_2()
+    {
+        Assert.Equal(2, (await PiiAsync([], ["stream"])).ExitCode);
+        Assert.Equal(2, (await PiiAsync([], ["stream", "shred"])).ExitCode);
+    }
+
     public void Dispose() => Directory.Delete(directory, recursive: true);
 
     /// <summary>Header length of a single-EDK raw AES message from the fields of its v2 header.</summary>
