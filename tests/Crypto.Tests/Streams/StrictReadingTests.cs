@@ -49,6 +49,43 @@ public sealed class StrictReadingTests
     }
 
     [Fact]
+    public async Task Random_garbage_and_multi_byte_damage_only_ever_raise_typed_errors()
+    {
+        var (message, _) = await SmallMessageAsync();
+        using var aes = AesKeyring();
+        var random = new Random(606);
+        for (var trial = 0; trial < 300; trial++)
+        {
+            var damaged = trial % 3 == 0 ? RandomBytes(random.Next(0, 400)) : (byte[])message.Clone();
+            if (trial % 3 == 1)
+            {
+                damaged[0] = 0x02;
+                damaged[1] = 0x04;
+                damaged[2] = 0x78;
+                random.NextBytes(damaged.AsSpan(3 + random.Next(0, damaged.Length - 3)));
+            }
+            else if (trial % 3 == 2)
+            {
+                for (var i = random.Next(2, 6); i > 0; i--)
+                {
+                    damaged[random.Next(damaged.Length)] = (byte)random.Next(256);
+                }
+                damaged = damaged[..random.Next(damaged.Length - 8, damaged.Length + 1)];
+            }
+            var where = $"trial {trial}";
+            await AssertRejectedAsync(() => DecryptWithStreamAsync(damaged, aes), where);
+            await AssertRejectedAsync(async () => (await DecryptAsync(damaged, aes, parallelism: 2)).Plaintext, where);
+            await AssertRejectedAsync(
+                async () =>
+                {
+                    using var ranged = await RangeDecryptor.OpenAsync(RangeReaderOver(damaged), damaged.Length, aes);
+                    return await ReadRangeAsync(ranged, 0, ranged.PlaintextLength);
+                },
+                where);
+        }
+    }
+
+    [Fact]
     public async Task A_tampered_frame_releases_only_the_frames_before_it()
     {
         var (message, layout) = await SmallMessageAsync();
