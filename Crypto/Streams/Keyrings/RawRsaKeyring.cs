@@ -15,6 +15,9 @@ public sealed class RawRsaKeyring : IKeyring, IDisposable
     private readonly RSA? publicKey;
     private readonly RSA? privateKey;
 
+    // One keyring may serve many messages at once (a service singleton); RSA instances are not documented as thread-safe.
+    private readonly Lock keyLock = new();
+
     private RawRsaKeyring(string keyNamespace, string keyName, RSA? publicKey, RSA? privateKey)
     {
         ArgumentException.ThrowIfNullOrEmpty(keyNamespace);
@@ -65,7 +68,11 @@ public sealed class RawRsaKeyring : IKeyring, IDisposable
         ReadOnlyMemory<byte> dataKey, IReadOnlyDictionary<string, string> encryptionContext, CancellationToken cancellationToken)
     {
         var rsa = publicKey ?? privateKey!;
-        var wrapped = rsa.Encrypt(dataKey.Span, RSAEncryptionPadding.OaepSHA256);
+        byte[] wrapped;
+        lock (keyLock)
+        {
+            wrapped = rsa.Encrypt(dataKey.Span, RSAEncryptionPadding.OaepSHA256);
+        }
         IReadOnlyList<EncryptedDataKey> edks = [new EncryptedDataKey(keyNamespace, (byte[])keyName.Clone(), wrapped)];
         return Task.FromResult(edks);
     }
@@ -86,7 +93,11 @@ public sealed class RawRsaKeyring : IKeyring, IDisposable
             }
             try
             {
-                var dataKey = privateKey.Decrypt(edk.Ciphertext.Span, RSAEncryptionPadding.OaepSHA256);
+                byte[] dataKey;
+                lock (keyLock)
+                {
+                    dataKey = privateKey.Decrypt(edk.Ciphertext.Span, RSAEncryptionPadding.OaepSHA256);
+                }
                 if (dataKey.Length == 32)
                 {
                     return Task.FromResult<byte[]?>(dataKey);
@@ -103,8 +114,11 @@ public sealed class RawRsaKeyring : IKeyring, IDisposable
 
     public void Dispose()
     {
-        publicKey?.Dispose();
-        privateKey?.Dispose();
+        lock (keyLock)
+        {
+            publicKey?.Dispose();
+            privateKey?.Dispose();
+        }
     }
 
     private static RSA ImportPem(string pem, string label, Action<RSA, byte[]> import)

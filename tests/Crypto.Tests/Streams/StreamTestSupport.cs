@@ -75,7 +75,7 @@ internal static class StreamTestSupport
                 MaxDegreeOfParallelism = parallelism,
                 MaxEncryptedDataKeys = options?.MaxEncryptedDataKeys ?? 16,
                 MaxHeaderLength = options?.MaxHeaderLength ?? 256 * 1024,
-                MaxFrameLength = options?.MaxFrameLength ?? 8 * 1024 * 1024,
+                MaxFrameLength = options?.MaxFrameLength ?? StreamDecryptionOptions.DefaultMaxFrameLength,
             });
         return (output.ToArray(), context);
     }
