@@ -44,17 +44,10 @@ internal static class StreamCommands
                 FrameLength = ParseFrameLength(parseResult.GetValue(frameLength)),
                 MaxDegreeOfParallelism = Environment.ProcessorCount,
             };
-            var keyring = keys.CreateKeyring(parseResult, forEncryption: true);
-            try
-            {
-                await using var input = Console.OpenStandardInput();
-                await using var output = Console.OpenStandardOutput();
-                await StreamEncryptor.EncryptAsync(input, output, keyring, encryptionContext, options, cancellationToken);
-            }
-            finally
-            {
-                KeyOptions.Dispose(keyring);
-            }
+            using var keyring = keys.CreateKeyring(parseResult, forEncryption: true);
+            await using var input = Console.OpenStandardInput();
+            await using var output = Console.OpenStandardOutput();
+            await StreamEncryptor.EncryptAsync(input, output, keyring.Keyring, encryptionContext, options, cancellationToken);
         });
         return command;
     }
@@ -66,18 +59,12 @@ internal static class StreamCommands
         keys.AddTo(command);
         command.Action = new StreamAction(async (parseResult, cancellationToken) =>
         {
-            var keyring = keys.CreateKeyring(parseResult, forEncryption: false);
-            try
-            {
-                await using var input = new BufferedStream(Console.OpenStandardInput(), 128 * 1024);
-                await using var output = Console.OpenStandardOutput();
-                var options = new StreamDecryptionOptions { MaxDegreeOfParallelism = Environment.ProcessorCount };
-                await StreamDecryptor.DecryptAsync(input, output, keyring, options, cancellationToken);
-            }
-            finally
-            {
-                KeyOptions.Dispose(keyring);
-            }
+            using var keyring = keys.CreateKeyring(parseResult, forEncryption: false);
+            // Frame headers are read in small exact pieces; the buffer turns them into few system calls.
+            await using var input = new BufferedStream(Console.OpenStandardInput(), 128 * 1024);
+            await using var output = Console.OpenStandardOutput();
+            var options = new StreamDecryptionOptions { MaxDegreeOfParallelism = Environment.ProcessorCount };
+            await StreamDecryptor.DecryptAsync(input, output, keyring.Keyring, options, cancellationToken);
         });
         return command;
     }
@@ -133,7 +120,7 @@ internal static class StreamCommands
         }
 
         /// <summary>AES keyring first (the generator), RSA second, as a multi-keyring when both are given.</summary>
-        public IKeyring CreateKeyring(ParseResult parseResult, bool forEncryption)
+        public OwnedKeyring CreateKeyring(ParseResult parseResult, bool forEncryption)
         {
             var keyrings = new List<IKeyring>();
             try
@@ -150,27 +137,18 @@ internal static class StreamCommands
                     keyrings.Add(CreateRsaKeyring(
                         Required(parseResult, rsaKeyNamespace), Required(parseResult, rsaKeyName), forEncryption ? pem : null, forEncryption ? null : pem));
                 }
-                return keyrings.Count switch
+                return new OwnedKeyring(keyrings, keyrings.Count switch
                 {
                     0 => throw new UsageException($"Give --aes-key-hex (with --key-namespace, --key-name) and/or {rsaKeyOption.Name} (with --rsa-key-namespace, --rsa-key-name)."),
                     1 => keyrings[0],
                     _ => new MultiKeyring(keyrings[0], keyrings[1]),
-                };
+                });
             }
             catch
             {
-                keyrings.ForEach(Dispose);
+                DisposeAll(keyrings);
                 throw;
             }
-        }
-
-        public static void Dispose(IKeyring keyring)
-        {
-            if (keyring is MultiKeyring)
-            {
-                return;
-            }
-            (keyring as IDisposable)?.Dispose();
         }
 
         private static RawAesKeyring CreateAesKeyring(string hex, string keyNamespace, string keyName)
@@ -222,6 +200,22 @@ internal static class StreamCommands
 
         private static string Required(ParseResult parseResult, Option<string> option) =>
             parseResult.GetValue(option) is { Length: > 0 } value ? value : throw new UsageException($"{option.Name} is required with this keyring.");
+    }
+
+    /// <summary>The keyring to use and the raw keyrings it is built from, which hold key material to dispose.</summary>
+    private sealed class OwnedKeyring(List<IKeyring> parts, IKeyring keyring) : IDisposable
+    {
+        public IKeyring Keyring { get; } = keyring;
+
+        public void Dispose() => DisposeAll(parts);
+    }
+
+    private static void DisposeAll(List<IKeyring> keyrings)
+    {
+        foreach (var keyring in keyrings)
+        {
+            (keyring as IDisposable)?.Dispose();
+        }
     }
 
     private sealed class UsageException(string message) : Exception(message);
