@@ -38,6 +38,9 @@ internal sealed class FrameCipher : IDisposable
     /// <summary>Offset of the encrypted content inside a final frame.</summary>
     public const int FinalContentOffset = 4 + 4 + IvLength + 4;
 
+    /// <summary>Message ID + the longer label + sequence number + u64 content length.</summary>
+    private const int BodyAadMaxLength = 32 + 34 + 4 + 8;
+
     private static ReadOnlySpan<byte> RegularFrameLabel => "AWSKMSEncryptionClient Frame"u8;
 
     private static ReadOnlySpan<byte> FinalFrameLabel => "AWSKMSEncryptionClient Final Frame"u8;
@@ -160,8 +163,6 @@ internal sealed class FrameCipher : IDisposable
         }
         CryptographicOperations.ZeroMemory(encryptionKey);
     }
-
-    private const int BodyAadMaxLength = 32 + 34 + 4 + 8;
 
     private static int IvOffset(bool isFinal) => isFinal ? 8 : 4;
 
