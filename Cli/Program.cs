@@ -8,5 +8,6 @@ root.Subcommands.Add(SivCommands.Create());
 root.Subcommands.Add(FieldCommands.Create());
 root.Subcommands.Add(BlindIndexCommands.Create());
 root.Subcommands.Add(AuditCommands.Create());
+root.Subcommands.Add(StreamCommands.Create());
 ParseResult parseResult = root.Parse(args);
 return parseResult.Errors.Count > 0 ? CommandRunner.ReportParseErrors(parseResult) : parseResult.Invoke();
