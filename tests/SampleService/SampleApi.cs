@@ -55,5 +55,6 @@ internal sealed record PatientCreated(Guid Id);
 
 internal sealed class PeerClient(HttpClient http)
 {
-    public Task<string> HelloAsync(CancellationToken cancellationToken) => http.GetStringAsync("/hello", cancellationToken);
+    public async Task<string> HelloAsync(CancellationToken cancellationToken) =>
+        await http.GetFromJsonAsync<string>("/hello", cancellationToken) ?? "";
 }

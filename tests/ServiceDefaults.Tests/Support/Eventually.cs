@@ -36,4 +36,22 @@ public static class Eventually
             await Task.Delay(100);
         }
     }
+
+    /// <summary>The same for value types (JSON elements).</summary>
+    public static async Task<T> WaitForValueAsync<T>(Func<Task<T?>> probe, string what, TimeSpan? timeout = null) where T : struct
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
+        while (true)
+        {
+            if (await probe() is { } value)
+            {
+                return value;
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Timed out waiting for {what}.");
+            }
+            await Task.Delay(100);
+        }
+    }
 }
