@@ -40,15 +40,14 @@ public sealed class DashboardServer : IAsyncDisposable
         var store = new TelemetryStore(options);
         var converter = new OtlpConverter(options);
 
-        var ui = CreateApp(options.UiUrl, options, store, converter);
-        ui.Services.GetRequiredService<ResourceCatalogHolder>().Catalog = catalog;
+        var ui = CreateApp(options.UiUrl, options, store, converter, catalog);
         ui.UseMiddleware<SecurityHeadersMiddleware>();
         ui.UseMiddleware<DashboardAuthMiddleware>();
         ui.MapLogin();
         ui.MapDashboardApi();
         ui.MapDashboardPages();
 
-        var otlp = CreateApp(options.OtlpUrl, options, store, converter);
+        var otlp = CreateApp(options.OtlpUrl, options, store, converter, catalog);
         otlp.MapOtlpApi();
 
         await ui.StartAsync(ct);
@@ -64,7 +63,8 @@ public sealed class DashboardServer : IAsyncDisposable
         return new DashboardServer(ui, otlp, store);
     }
 
-    private static WebApplication CreateApp(string url, DashboardOptions options, TelemetryStore store, OtlpConverter converter)
+    private static WebApplication CreateApp(string url, DashboardOptions options, TelemetryStore store, OtlpConverter converter,
+        IResourceCatalog catalog)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
@@ -81,8 +81,7 @@ public sealed class DashboardServer : IAsyncDisposable
         builder.Services.AddSingleton(converter);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<DashboardSessions>();
-        builder.Services.AddSingleton<ResourceCatalogHolder>();
-        builder.Services.AddSingleton(sp => sp.GetRequiredService<ResourceCatalogHolder>().Catalog);
+        builder.Services.AddSingleton(catalog);
         builder.Services.AddProblemDetails();
         var app = builder.Build();
         app.UseExceptionHandler();
@@ -102,12 +101,6 @@ public sealed class DashboardServer : IAsyncDisposable
         await Task.WhenAll(_ui.StopAsync(stopping.Token), _otlp.StopAsync(stopping.Token));
         await _ui.DisposeAsync();
         await _otlp.DisposeAsync();
-    }
-
-    /// <summary>The catalog is given after the container is built; handlers resolve it through this.</summary>
-    private sealed class ResourceCatalogHolder
-    {
-        public IResourceCatalog Catalog { get; set; } = null!;
     }
 }
 

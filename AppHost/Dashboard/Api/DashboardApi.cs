@@ -102,8 +102,12 @@ public static class DashboardApi
     }
 
     /// <summary>Server-sent events: one <c>data: {time,isError,text}</c> per console line, buffered lines first, until the client leaves.</summary>
-    private static async Task StreamConsoleAsync(string name, IResourceCatalog catalog, HttpContext context, CancellationToken cancellationToken)
+    private static async Task StreamConsoleAsync(string name, IResourceCatalog catalog, HttpContext context, IHostApplicationLifetime lifetime,
+        CancellationToken requestAborted)
     {
+        // A browser keeps this request open forever: end it when the dashboard stops, not after Kestrel's grace period.
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, lifetime.ApplicationStopping);
+        var cancellationToken = stopping.Token;
         if (!catalog.GetResources().Any(r => r.Name == name))
         {
             context.Response.StatusCode = StatusCodes.Status404NotFound;
@@ -124,7 +128,7 @@ public static class DashboardApi
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            // The browser left the page.
+            // The browser left the page, or the dashboard is stopping.
         }
     }
 
@@ -177,7 +181,8 @@ public static class DashboardApi
                     log.TraceId, log.SpanId, log.Scope, log.Attributes));
             }
         }
-        return TypedResults.Ok(result);
+        // The newest arrivals, shown newest first by their own timestamps (batches from several services interleave).
+        return TypedResults.Ok(result.OrderByDescending(l => l.Time).ThenByDescending(l => l.Id).ToList());
     }
 
     private static Ok<List<MetricDto>> GetMetrics(TelemetryStore store, string? service) =>

@@ -53,10 +53,25 @@ function time(iso) { return iso ? new Date(iso).toLocaleTimeString([], { hour12:
 function dateTime(iso) { return iso ? new Date(iso).toLocaleString([], { hour12: false }) : ""; }
 function duration(ms) { return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms < 10 ? 2 : 1)} ms`; }
 
+// Distinct colours, handed out in name order of the services known at page load, so two services on one page
+// never share a colour and a service keeps its colour across pages; names that appear later hash into the palette.
+const PALETTE = ["#0f6cbd", "#c239b3", "#107c10", "#ca5010", "#5c2e91", "#038387", "#a4262c", "#8764b8", "#498205", "#986f0b"];
+const colours = new Map();
+
 function serviceColour(name) {
-  let hash = 0;
-  for (const c of name) hash = (hash * 31 + c.charCodeAt(0)) >>> 0;
-  return `hsl(${hash % 360}, 55%, 45%)`;
+  if (!colours.has(name)) {
+    let hash = 2166136261;
+    for (const c of name) hash = Math.imul(hash ^ c.charCodeAt(0), 16777619) >>> 0;
+    colours.set(name, PALETTE[hash % PALETTE.length]);
+  }
+  return colours.get(name);
+}
+
+async function loadColours() {
+  try {
+    const names = await api("/api/services");
+    names.forEach((name, i) => colours.set(name, PALETTE[i % PALETTE.length]));
+  } catch (e) { console.error(e); }
 }
 
 function serviceBadge(name) {
@@ -340,4 +355,4 @@ async function renderMetrics() {
 }
 
 const pages = { resources: renderResources, console: renderConsole, traces: renderTraces, trace: renderTrace, logs: renderLogs, metrics: renderMetrics };
-pages[page]?.();
+loadColours().then(() => pages[page]?.());
