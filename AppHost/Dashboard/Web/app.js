@@ -348,7 +348,7 @@ async function renderMetrics() {
       el("div", { class: "cards" }, list.map(m => el("div", { class: "card metric-card", title: m.description },
         el("div", {}, el("strong", { text: m.name })),
         el("div", { class: "meter", text: `${m.meter} · ${m.kind}` }),
-        el("div", { class: "value", text: formatValue(m.latest, m.unit) }),
+        el("div", { class: "value", text: (m.kind === "histogram" ? "mean " : "") + formatValue(m.latest, m.unit) }),
         chart(m.points))))))));
   }
   poll(refresh, 5000);

@@ -86,6 +86,16 @@ public sealed class OtlpReceiverTests(DashboardFixture fixture)
     }
 
     [Fact]
+    public async Task A_body_over_the_limit_is_413()
+    {
+        var tooLarge = new byte[(int)new Pii.AppHost.Dashboard.DashboardOptions().MaxOtlpRequestBytes + 1];
+
+        var response = await PostAsync("/v1/traces", tooLarge, DashboardFixture.OtlpApiKey);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+    }
+
+    [Fact]
     public async Task Otlp_port_serves_only_otlp_and_ui_port_serves_no_otlp()
     {
         using var otlp = new HttpClient { BaseAddress = fixture.Dashboard.OtlpUrl };
