@@ -29,18 +29,19 @@ public sealed class TelemetryFixture : IAsyncLifetime
         await Service.DisposeAsync();
         await Dashboard.DisposeAsync();
     }
-
-    private sealed class EmptyCatalog : IResourceCatalog
-    {
-        public IReadOnlyList<ResourceSnapshot> GetResources() => [];
-
-        public IAsyncEnumerable<ConsoleLine> WatchConsoleAsync(string resourceName, CancellationToken cancellationToken) =>
-            AsyncEnumerable.Empty<ConsoleLine>();
-    }
 }
 
 [CollectionDefinition(Name)]
 public sealed class TelemetryGroup : ICollectionFixture<TelemetryFixture>
 {
     public const string Name = "telemetry";
+}
+
+/// <summary>These tests need the dashboard's OTLP receiver only, not its resources.</summary>
+internal sealed class EmptyCatalog : IResourceCatalog
+{
+    public IReadOnlyList<ResourceSnapshot> GetResources() => [];
+
+    public IAsyncEnumerable<ConsoleLine> WatchConsoleAsync(string resourceName, CancellationToken cancellationToken) =>
+        AsyncEnumerable.Empty<ConsoleLine>();
 }

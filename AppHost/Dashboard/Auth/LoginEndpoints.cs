@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http.HttpResults;
 using Pii.AppHost.Dashboard.Web;
 
 namespace Pii.AppHost.Dashboard.Auth;
@@ -10,7 +11,7 @@ public static class LoginEndpoints
 {
     public static IEndpointRouteBuilder MapLogin(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet("/login", (string? t, HttpContext context, DashboardOptions options, DashboardSessions sessions) =>
+        endpoints.MapGet("/login", Results<RedirectHttpResult, ContentHttpResult> (string? t, HttpContext context, DashboardOptions options, DashboardSessions sessions) =>
             t is null ? DashboardPages.LoginPage(null) : TryLogin(t, context, options, sessions));
         endpoints.MapPost("/login", async (HttpContext context, DashboardOptions options, DashboardSessions sessions) =>
         {
@@ -25,7 +26,7 @@ public static class LoginEndpoints
         return endpoints;
     }
 
-    private static IResult TryLogin(string presented, HttpContext context, DashboardOptions options, DashboardSessions sessions)
+    private static Results<RedirectHttpResult, ContentHttpResult> TryLogin(string presented, HttpContext context, DashboardOptions options, DashboardSessions sessions)
     {
         if (options.BrowserToken is { Length: > 0 } token && !Secrets.FixedTimeEquals(presented, token))
         {

@@ -152,7 +152,8 @@ function renderConsole() {
   toolbar.append(el("a", { href: "/", text: "← Resources" }), status);
   replace(output);
   const source = new EventSource(`/api/resources/${encodeURIComponent(arg)}/console/stream`);
-  source.onopen = () => { status.textContent = "live"; };
+  // Every (re)connection replays the resource's buffered lines first, so start from an empty view each time.
+  source.onopen = () => { status.textContent = "live"; output.replaceChildren(); };
   source.onerror = () => { status.textContent = "disconnected, retrying…"; };
   source.onmessage = (event) => {
     const line = JSON.parse(event.data);

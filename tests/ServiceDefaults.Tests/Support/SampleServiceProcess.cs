@@ -164,6 +164,17 @@ public sealed class SampleServiceProcess : IAsyncDisposable
         throw new TimeoutException($"{Name} did not become healthy:\n{string.Join('\n', Output.Select(l => l.Text))}");
     }
 
+    /// <summary>Stops the service as the AppHost does on Ctrl+C: SIGTERM, then waits for it to exit by itself.</summary>
+    public async Task StopGracefullyAsync(TimeSpan timeout)
+    {
+        using (var kill = Process.Start("kill", ["-TERM", Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+        using var deadline = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(deadline.Token);
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)
