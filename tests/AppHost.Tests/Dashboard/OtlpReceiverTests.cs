@@ -1,0 +1,107 @@
+using System.Net;
+using System.Net.Http.Headers;
+using Google.Protobuf;
+using OpenTelemetry.Proto.Collector.Trace.V1;
+using OpenTelemetry.Proto.Common.V1;
+using OpenTelemetry.Proto.Resource.V1;
+using OpenTelemetry.Proto.Trace.V1;
+
+namespace Pii.AppHost.Tests.Dashboard;
+
+[Collection(DashboardGroup.Name)]
+public sealed class OtlpReceiverTests(DashboardFixture fixture)
+{
+    private static ExportTraceServiceRequest OneSpan(string traceIdHex, string serviceName)
+    {
+        var span = new Span
+        {
+            TraceId = ByteString.CopyFrom(Convert.FromHexString(traceIdHex)),
+            SpanId = ByteString.CopyFrom(Convert.FromHexString("0102030405060708")),
+            Name = "handmade",
+            Kind = Span.Types.SpanKind.Internal,
+            StartTimeUnixNano = 1_700_000_000_000_000_000,
+            EndTimeUnixNano = 1_700_000_000_005_000_000,
+        };
+        var resource = new Resource();
+        resource.Attributes.Add(new KeyValue { Key = "service.name", Value = new AnyValue { StringValue = serviceName } });
+        var request = new ExportTraceServiceRequest();
+        request.ResourceSpans.Add(new ResourceSpans { Resource = resource, ScopeSpans = { new ScopeSpans { Spans = { span } } } });
+        return request;
+    }
+
+    private async Task<HttpResponseMessage> PostAsync(string path, byte[] body, string? apiKey, string contentType = "application/x-protobuf")
+    {
+        using var http = new HttpClient { BaseAddress = fixture.Dashboard.OtlpUrl };
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue(contentType);
+        if (apiKey is not null)
+        {
+            request.Headers.Add("x-otlp-api-key", apiKey);
+        }
+        return await http.SendAsync(request);
+    }
+
+    [Fact]
+    public async Task Missing_or_wrong_api_key_is_rejected_and_nothing_is_stored()
+    {
+        const string traceId = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa01";
+        var body = OneSpan(traceId, "intruder").ToByteArray();
+
+        var missing = await PostAsync("/v1/traces", body, apiKey: null);
+        var wrong = await PostAsync("/v1/traces", body, apiKey: DashboardFixture.OtlpApiKey + "x");
+        var prefix = await PostAsync("/v1/traces", body, apiKey: DashboardFixture.OtlpApiKey[..^1]);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, missing.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, prefix.StatusCode);
+        Assert.Null(fixture.Dashboard.Store.GetTrace(traceId));
+    }
+
+    [Fact]
+    public async Task Right_api_key_stores_the_span_and_answers_with_a_protobuf_response()
+    {
+        const string traceId = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa02";
+
+        var response = await PostAsync("/v1/traces", OneSpan(traceId, "handmade-service").ToByteArray(), DashboardFixture.OtlpApiKey);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/x-protobuf", response.Content.Headers.ContentType?.MediaType);
+        ExportTraceServiceResponse.Parser.ParseFrom(await response.Content.ReadAsByteArrayAsync());
+        var trace = fixture.Dashboard.Store.GetTrace(traceId);
+        Assert.NotNull(trace);
+        var span = Assert.Single(trace.Spans);
+        Assert.Equal("handmade-service", span.Resource.ServiceName);
+        Assert.Null(span.Resource.InstanceId);
+        Assert.Equal(5.0, span.DurationMs, 3);
+    }
+
+    [Fact]
+    public async Task Bad_bodies_get_clear_4xx()
+    {
+        var garbage = await PostAsync("/v1/logs", [0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f], DashboardFixture.OtlpApiKey);
+        var json = await PostAsync("/v1/metrics", "{}"u8.ToArray(), DashboardFixture.OtlpApiKey, "application/json");
+
+        Assert.Equal(HttpStatusCode.BadRequest, garbage.StatusCode);
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, json.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_body_over_the_limit_is_413()
+    {
+        var tooLarge = new byte[(int)new Pii.AppHost.Dashboard.DashboardOptions().MaxOtlpRequestBytes + 1];
+
+        var response = await PostAsync("/v1/traces", tooLarge, DashboardFixture.OtlpApiKey);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Otlp_port_serves_only_otlp_and_ui_port_serves_no_otlp()
+    {
+        using var otlp = new HttpClient { BaseAddress = fixture.Dashboard.OtlpUrl };
+        otlp.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", DashboardFixture.BrowserToken);
+
+        Assert.Equal(HttpStatusCode.NotFound, (await otlp.GetAsync("/api/resources")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await fixture.Api.PostAsync("/v1/traces", new ByteArrayContent([]))).StatusCode);
+    }
+}
