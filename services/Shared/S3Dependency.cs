@@ -11,9 +11,9 @@ namespace Pii.Services.Shared;
 /// client settings s3rver needs (PLATFORM.md: path style, checksums only when required). Uploads must also set
 /// <c>UseChunkEncoding = false</c>.
 /// </summary>
-internal sealed record S3Bucket(Uri Endpoint, string AccessKey, string SecretKey, string Bucket)
+internal sealed record S3BucketConnection(Uri Endpoint, string AccessKey, string SecretKey, string Bucket)
 {
-    public static S3Bucket Parse(string connectionString)
+    public static S3BucketConnection Parse(string connectionString)
     {
         var parts = connectionString.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(p => p.Split('=', 2))
@@ -21,7 +21,7 @@ internal sealed record S3Bucket(Uri Endpoint, string AccessKey, string SecretKey
         string Required(string key) => parts.TryGetValue(key, out var value) && value.Length > 0
             ? value
             : throw new FormatException($"The S3 connection string lacks '{key}'.");
-        return new S3Bucket(new Uri(Required("Endpoint")), Required("AccessKey"), Required("SecretKey"), Required("Bucket"));
+        return new S3BucketConnection(new Uri(Required("Endpoint")), Required("AccessKey"), Required("SecretKey"), Required("Bucket"));
     }
 
     public AmazonS3Client CreateClient() => new(new BasicAWSCredentials(AccessKey, SecretKey), new AmazonS3Config
@@ -36,7 +36,7 @@ internal sealed record S3Bucket(Uri Endpoint, string AccessKey, string SecretKey
 
 internal static class S3HealthChecks
 {
-    public static IHealthChecksBuilder AddBucketCheck(this IHealthChecksBuilder builder, string name, Func<S3Bucket> bucket) =>
+    public static IHealthChecksBuilder AddBucketCheck(this IHealthChecksBuilder builder, string name, Func<S3BucketConnection> bucket) =>
         builder.AddAsyncCheck(name, async cancellationToken =>
         {
             var target = bucket();

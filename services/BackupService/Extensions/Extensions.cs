@@ -15,7 +15,7 @@ internal static class Extensions
         var records = Required("records");
         var analytics = Required("analytics");
         var dnc = Required("dnc");
-        var backups = S3Bucket.Parse(Required("backups"));
+        var backups = S3BucketConnection.Parse(Required("backups"));
         builder.Services.AddKeyServiceClient(builder.Configuration);
         builder.Services.AddHealthChecks()
             .AddDatabaseCheck("postgres-records", () => new NpgsqlConnection(records))

@@ -9,7 +9,7 @@ internal static class Extensions
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         var records = builder.Configuration.GetConnectionString("records") ?? throw new InvalidOperationException("ConnectionStrings:records is not set.");
-        var documents = S3Bucket.Parse(builder.Configuration.GetConnectionString("documents") ?? throw new InvalidOperationException("ConnectionStrings:documents is not set."));
+        var documents = S3BucketConnection.Parse(builder.Configuration.GetConnectionString("documents") ?? throw new InvalidOperationException("ConnectionStrings:documents is not set."));
         builder.Services.AddKeyServiceClient(builder.Configuration);
         builder.Services.AddHealthChecks()
             .AddDatabaseCheck("postgres", () => new NpgsqlConnection(records))
