@@ -97,11 +97,8 @@ public sealed class Launcher(IReadOnlyList<Resource> resources, TextWriter progr
     {
         if (!ReferenceEquals(resource.Child, child)) return;
         resource.ExitCode = child.ExitCode;
-        if (_stopping.IsCancellationRequested || resource.State == ResourceStates.Stopping)
-        {
-            resource.SetState(ResourceStates.Exited, $"stopped (exit code {child.ExitCode})");
-            return;
-        }
+        // A stop (AppHost shutdown or restart) reports its own final state.
+        if (_stopping.IsCancellationRequested || resource.State == ResourceStates.Stopping) return;
         await child.DrainOutputAsync(TimeSpan.FromSeconds(1));
         var message = $"exited with code {child.ExitCode}; last lines:{Environment.NewLine}{resource.Log.Tail(10)}";
         resource.SetState(ResourceStates.Exited, message);
@@ -188,8 +185,14 @@ public sealed class Launcher(IReadOnlyList<Resource> resources, TextWriter progr
             if (resource.State == ResourceStates.Running) resource.SetState(ResourceStates.Exited, "stopped");
             return;
         }
-        if (!child.HasExited) resource.SetState(ResourceStates.Stopping);
+        var wasRunning = !child.HasExited;
+        if (wasRunning) resource.SetState(ResourceStates.Stopping);
         await child.StopAsync(StopGrace);
+        if (wasRunning)
+        {
+            resource.ExitCode = child.ExitCode;
+            resource.SetState(ResourceStates.Exited, $"stopped (exit code {child.ExitCode})");
+        }
     }
 
     public IReadOnlyList<ResourceSnapshot> GetResources() => [.. Resources.Select(Snapshot)];

@@ -24,6 +24,14 @@ public sealed class ConnectionReference(Resource resource, string connectionName
 
 public static class ResourceExtensions
 {
+    /// <summary>Aspire's AddExecutable: any program (on PATH or an absolute path) run as a child process.</summary>
+    public static Resource AddExecutable(this AppModel model, string name, string fileName, params string[] arguments)
+    {
+        var spec = new ProcessSpec(fileName) { WorkingDirectory = model.Options.DataRoot };
+        spec.Arguments.AddRange(arguments);
+        return model.Add(new Resource(name, "Executable") { Process = spec });
+    }
+
     /// <summary>Aspire's WaitFor: start only once <paramref name="dependency"/> is Running, healthy and provisioned.</summary>
     public static T WaitFor<T>(this T resource, Resource dependency) where T : Resource
     {

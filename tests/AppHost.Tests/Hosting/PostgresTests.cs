@@ -1,7 +1,7 @@
 using Npgsql;
 using Pii.AppHost.Hosting;
 
-namespace Pii.AppHost.Tests.Launcher;
+namespace Pii.AppHost.Tests.Hosting;
 
 /// <summary>PostgreSQL 15 as the launcher runs it, with the least-privilege users of the AppHost's model.</summary>
 public sealed class PostgresFixture : IAsyncLifetime

@@ -4,7 +4,7 @@ using Amazon.S3.Model;
 using Pii.AppHost.Hosting;
 using Pii.Services.Shared;
 
-namespace Pii.AppHost.Tests.Launcher;
+namespace Pii.AppHost.Tests.Hosting;
 
 public sealed class S3rverFixture : IAsyncLifetime
 {

@@ -2,7 +2,7 @@ using MySql.Data.MySqlClient;
 using Pii.AppHost.Hosting;
 using Pii.ServiceDefaults.Data;
 
-namespace Pii.AppHost.Tests.Launcher;
+namespace Pii.AppHost.Tests.Hosting;
 
 /// <summary>MariaDB 10.11 as the launcher runs it, with the DNC users of the AppHost's model.</summary>
 public sealed class MariaDbFixture : IAsyncLifetime
