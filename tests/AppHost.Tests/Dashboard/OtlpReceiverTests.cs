@@ -91,6 +91,26 @@ public sealed class OtlpReceiverTests(DashboardFixture fixture)
     }
 
     [Fact]
+    public async Task Tampered_protobuf_bodies_never_cause_a_server_error()
+    {
+        var valid = OneSpan("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa03", "tampered").ToByteArray();
+        var random = new Random(20261122);
+        var statuses = new HashSet<HttpStatusCode>();
+        for (var i = 0; i < 200; i++)
+        {
+            var body = valid[..random.Next(valid.Length + 1)];
+            for (var flips = random.Next(4); flips > 0 && body.Length > 0; flips--)
+            {
+                body[random.Next(body.Length)] ^= (byte)(1 << random.Next(8));
+            }
+            var response = await PostAsync(i % 2 == 0 ? "/v1/traces" : "/v1/logs", body, DashboardFixture.OtlpApiKey);
+            statuses.Add(response.StatusCode);
+        }
+
+        Assert.Subset(new HashSet<HttpStatusCode> { HttpStatusCode.OK, HttpStatusCode.BadRequest }, statuses);
+    }
+
+    [Fact]
     public async Task Otlp_json_with_hex_ids_is_accepted()
     {
         const string traceId = "5b8efff798038103d269b633813fc60c";
