@@ -28,22 +28,22 @@ public static class OtlpApi
         return endpoints;
     }
 
-    private static Task<IResult> ReceiveTracesAsync(HttpContext context, OtlpConverter converter, TelemetryStore store) =>
-        ReceiveAsync(context, ExportTraceServiceRequest.Parser, request =>
+    private static Task<IResult> ReceiveTracesAsync(HttpContext context, OtlpConverter converter, TelemetryStore store, DashboardOptions options) =>
+        ReceiveAsync(context, options.MaxOtlpRequestBytes, ExportTraceServiceRequest.Parser, request =>
         {
             store.AddSpans(converter.Convert(request));
             return new ExportTraceServiceResponse();
         });
 
-    private static Task<IResult> ReceiveLogsAsync(HttpContext context, OtlpConverter converter, TelemetryStore store) =>
-        ReceiveAsync(context, ExportLogsServiceRequest.Parser, request =>
+    private static Task<IResult> ReceiveLogsAsync(HttpContext context, OtlpConverter converter, TelemetryStore store, DashboardOptions options) =>
+        ReceiveAsync(context, options.MaxOtlpRequestBytes, ExportLogsServiceRequest.Parser, request =>
         {
             store.AddLogs(converter.Convert(request));
             return new ExportLogsServiceResponse();
         });
 
-    private static Task<IResult> ReceiveMetricsAsync(HttpContext context, OtlpConverter converter, TelemetryStore store) =>
-        ReceiveAsync(context, ExportMetricsServiceRequest.Parser, request =>
+    private static Task<IResult> ReceiveMetricsAsync(HttpContext context, OtlpConverter converter, TelemetryStore store, DashboardOptions options) =>
+        ReceiveAsync(context, options.MaxOtlpRequestBytes, ExportMetricsServiceRequest.Parser, request =>
         {
             foreach (var (key, description, unit, kind, point) in converter.Convert(request))
             {
@@ -52,7 +52,7 @@ public static class OtlpApi
             return new ExportMetricsServiceResponse();
         });
 
-    private static async Task<IResult> ReceiveAsync<TRequest>(HttpContext context, MessageParser<TRequest> parser, Func<TRequest, IMessage> store)
+    private static async Task<IResult> ReceiveAsync<TRequest>(HttpContext context, long limit, MessageParser<TRequest> parser, Func<TRequest, IMessage> store)
         where TRequest : IMessage<TRequest>, new()
     {
         var contentType = context.Request.ContentType?.Split(';')[0].Trim();
@@ -66,7 +66,6 @@ public static class OtlpApi
             return TypedResults.Problem("Compressed OTLP bodies are not accepted.", statusCode: StatusCodes.Status415UnsupportedMediaType);
         }
 
-        var limit = context.RequestServices.GetRequiredService<DashboardOptions>().MaxOtlpRequestBytes;
         if (context.Request.ContentLength > limit)
         {
             return TypedResults.Problem("The OTLP request is too large.", statusCode: StatusCodes.Status413PayloadTooLarge);
