@@ -1,5 +1,7 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Options;
 using Pii.AppHost.Dashboard.Telemetry;
 
 namespace Pii.AppHost.Dashboard.Api;
@@ -103,7 +105,7 @@ public static class DashboardApi
 
     /// <summary>Server-sent events: one <c>data: {time,isError,text}</c> per console line, buffered lines first, until the client leaves.</summary>
     private static async Task StreamConsoleAsync(string name, IResourceCatalog catalog, HttpContext context, IHostApplicationLifetime lifetime,
-        CancellationToken requestAborted)
+        IOptions<JsonOptions> jsonOptions, CancellationToken requestAborted)
     {
         // A browser keeps this request open forever: end it when the dashboard stops, not after Kestrel's grace period.
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, lifetime.ApplicationStopping);
@@ -115,7 +117,7 @@ public static class DashboardApi
         }
         context.Response.ContentType = "text/event-stream";
         context.Response.Headers.CacheControl = "no-store";
-        var json = context.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
+        var json = jsonOptions.Value.SerializerOptions;
         await context.Response.Body.FlushAsync(cancellationToken);
         try
         {

@@ -79,10 +79,59 @@ public sealed class OtlpReceiverTests(DashboardFixture fixture)
     public async Task Bad_bodies_get_clear_4xx()
     {
         var garbage = await PostAsync("/v1/logs", [0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f], DashboardFixture.OtlpApiKey);
-        var json = await PostAsync("/v1/metrics", "{}"u8.ToArray(), DashboardFixture.OtlpApiKey, "application/json");
+        var text = await PostAsync("/v1/metrics", "hello"u8.ToArray(), DashboardFixture.OtlpApiKey, "text/plain");
+        var notJson = await PostAsync("/v1/logs", "{\"resourceLogs\": ["u8.ToArray(), DashboardFixture.OtlpApiKey, "application/json");
+        var badId = await PostAsync("/v1/traces", """{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"not-hex"}]}]}]}"""u8.ToArray(),
+            DashboardFixture.OtlpApiKey, "application/json");
 
         Assert.Equal(HttpStatusCode.BadRequest, garbage.StatusCode);
-        Assert.Equal(HttpStatusCode.UnsupportedMediaType, json.StatusCode);
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, text.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, notJson.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, badId.StatusCode);
+    }
+
+    [Fact]
+    public async Task Tampered_protobuf_bodies_never_cause_a_server_error()
+    {
+        var valid = OneSpan("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa03", "tampered").ToByteArray();
+        var random = new Random(20261122);
+        var statuses = new HashSet<HttpStatusCode>();
+        for (var i = 0; i < 200; i++)
+        {
+            var body = valid[..random.Next(valid.Length + 1)];
+            for (var flips = random.Next(4); flips > 0 && body.Length > 0; flips--)
+            {
+                body[random.Next(body.Length)] ^= (byte)(1 << random.Next(8));
+            }
+            var response = await PostAsync(i % 2 == 0 ? "/v1/traces" : "/v1/logs", body, DashboardFixture.OtlpApiKey);
+            statuses.Add(response.StatusCode);
+        }
+
+        Assert.Subset(new HashSet<HttpStatusCode> { HttpStatusCode.OK, HttpStatusCode.BadRequest }, statuses);
+    }
+
+    [Fact]
+    public async Task Otlp_json_with_hex_ids_is_accepted()
+    {
+        const string traceId = "5b8efff798038103d269b633813fc60c";
+        var body = $$$"""
+            {"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"json-service"}}]},
+             "scopeLogs":[{"scope":{"name":"json-scope"},"logRecords":[{"timeUnixNano":"1700000000000000000","severityNumber":13,
+             "severityText":"Warning","body":{"stringValue":"hello over json"},"traceId":"{{{traceId}}}","spanId":"eee19b7ec3c1b174",
+             "attributes":[{"key":"answer","value":{"intValue":"42"}}],"someFutureField":true}]}]}]}
+            """;
+
+        var response = await PostAsync("/v1/logs", System.Text.Encoding.UTF8.GetBytes(body), DashboardFixture.OtlpApiKey, "application/json");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        var log = Assert.Single(fixture.Dashboard.Store.GetLogs(), l => l.Message == "hello over json");
+        Assert.Equal("json-service", log.Resource.ServiceName);
+        Assert.Equal("Warning", log.Level);
+        Assert.Equal(traceId, log.TraceId);
+        Assert.Equal("eee19b7ec3c1b174", log.SpanId);
+        Assert.Equal("42", log.Attributes["answer"]);
+        Assert.Equal(new DateTimeOffset(2023, 11, 14, 22, 13, 20, TimeSpan.Zero), log.Time);
     }
 
     [Fact]
