@@ -39,15 +39,15 @@ internal static class StreamCommands
         command.Action = new StreamAction(async (parseResult, cancellationToken) =>
         {
             var encryptionContext = ParseContext(parseResult.GetValue(context));
-            var options = new StreamEncryptionOptions
-            {
-                FrameLength = ParseFrameLength(parseResult.GetValue(frameLength)),
-                MaxDegreeOfParallelism = Environment.ProcessorCount,
-            };
+            var options = new StreamEncryptionOptions { FrameLength = ParseFrameLength(parseResult.GetValue(frameLength)) };
             using var keyring = keys.CreateKeyring(parseResult, forEncryption: true);
-            await using var input = Console.OpenStandardInput();
-            await using var output = Console.OpenStandardOutput();
-            await StreamEncryptor.EncryptAsync(input, output, keyring.Keyring, encryptionContext, options, cancellationToken);
+            using var input = Console.OpenStandardInput();
+            using var output = Console.OpenStandardOutput();
+            using var encrypting = await StreamEncryptor.CreateAsync(output, keyring.Keyring, encryptionContext, options, leaveOpen: true, cancellationToken);
+            // Synchronous copy on one thread: AES-GCM outruns file I/O, and console streams' async calls each hop to the
+            // thread pool, which measured slower (bench/RESULTS.md) than the parallel pipeline gains on this path.
+            input.CopyTo(encrypting, options.FrameLength);
+            encrypting.Complete();
         });
         return command;
     }
@@ -61,10 +61,11 @@ internal static class StreamCommands
         {
             using var keyring = keys.CreateKeyring(parseResult, forEncryption: false);
             // Frame headers are read in small exact pieces; the buffer turns them into few system calls.
-            await using var input = new BufferedStream(Console.OpenStandardInput(), 128 * 1024);
-            await using var output = Console.OpenStandardOutput();
-            var options = new StreamDecryptionOptions { MaxDegreeOfParallelism = Environment.ProcessorCount };
-            await StreamDecryptor.DecryptAsync(input, output, keyring.Keyring, options, cancellationToken);
+            using var input = new BufferedStream(Console.OpenStandardInput(), 128 * 1024);
+            using var output = Console.OpenStandardOutput();
+            using var decrypting = await StreamDecryptor.OpenAsync(input, keyring.Keyring, leaveOpen: true, cancellationToken: cancellationToken);
+            // Synchronous copy on one thread, as in encrypt.
+            decrypting.CopyTo(output, decrypting.FrameLength);
         });
         return command;
     }

@@ -56,7 +56,7 @@ rss_mib() { cut -d' ' -f2 "$WORK/$1.times" | sort -n | tail -1 | awk '{ printf "
 PE=$(wall pii-enc); AE=$(wall age-enc); PD=$(wall pii-dec); AD=$(wall age-dec)
 echo "date:        $(date -u +%Y-%m-%dT%H:%MZ)   host: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "input:       ${SIZE_MIB} MiB random, file to file, median of ${RUNS} runs; ciphertext $(stat -c %s "$WORK/plain.esdk") bytes (pii), $(stat -c %s "$WORK/plain.age") bytes (age)"
-echo "tools:       pii (Release, raw AES keyring, 64 KiB frames, $(nproc) threads); $(age --version 2>/dev/null | head -1 | sed 's/^/age /') X25519"
+echo "tools:       pii (Release, raw AES keyring, 64 KiB frames, 1 thread); $(age --version 2>/dev/null | head -1 | sed 's/^/age /') X25519"
 printf 'encrypt:     pii %.2f s   age %.2f s   ratio %.2f (target <= 1.0)\n' "$PE" "$AE" "$(awk -v a="$PE" -v b="$AE" 'BEGIN { print a / b }')"
 printf 'decrypt:     pii %.2f s   age %.2f s   ratio %.2f (target <= 1.0)\n' "$PD" "$AD" "$(awk -v a="$PD" -v b="$AD" 'BEGIN { print a / b }')"
 echo "peak RSS:    pii encrypt $(rss_mib pii-enc) MiB, pii decrypt $(rss_mib pii-dec) MiB (target <= 64); age encrypt $(rss_mib age-enc) MiB, age decrypt $(rss_mib age-dec) MiB"
