@@ -108,3 +108,10 @@ public class FieldBenchmarks
         return offset;
     }
 }
+
+/// <summary>
+/// The same benchmarks timed in process CPU time (see <see cref="ProcessCpuTimeClock"/>), for figures that hold on a
+/// busy shared machine. Run: <c>dotnet run -c Release --project bench/Pii.Bench -- --filter '*FieldCpuTimeBenchmarks*'</c>
+/// </summary>
+[CpuTimeShortRunJob]
+public class FieldCpuTimeBenchmarks : FieldBenchmarks;
