@@ -29,4 +29,8 @@ internal static class NonceSource
         slice.Clear();
         t_position += NonceSize;
     }
+
+    /// <summary>True when every byte this thread has handed out from its current buffer has been zeroed.</summary>
+    internal static bool HandedOutBytesAreZero() =>
+        t_buffer is null || !t_buffer.AsSpan(0, t_position).ContainsAnyExcept((byte)0);
 }

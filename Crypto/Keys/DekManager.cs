@@ -85,7 +85,7 @@ public sealed class DekManager : IDisposable
     /// Leases the active DEK for <paramref name="purpose"/> for <paramref name="uses"/> encryptions (a batch), counting
     /// them against the use limit; creates or replaces the DEK when none is active or the policy says so.
     /// </summary>
-    public async Task<FieldKeyLease> LeaseEncryptionKeyAsync(string purpose, int uses = 1, CancellationToken cancellationToken = default)
+    public async ValueTask<FieldKeyLease> LeaseEncryptionKeyAsync(string purpose, int uses = 1, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(purpose);
         ArgumentOutOfRangeException.ThrowIfLessThan(uses, 1);
@@ -110,7 +110,7 @@ public sealed class DekManager : IDisposable
     }
 
     /// <summary>Leases the DEK with <paramref name="dekId"/> (active or retired) for decryption.</summary>
-    public async Task<FieldKeyLease> LeaseKeyAsync(int dekId, CancellationToken cancellationToken = default)
+    public async ValueTask<FieldKeyLease> LeaseKeyAsync(int dekId, CancellationToken cancellationToken = default)
     {
         if (_cache.TryAcquire(dekId, out FieldKey? cached))
         {
@@ -235,7 +235,7 @@ public sealed class DekManager : IDisposable
         }
     }
 
-    private async Task<FieldKeyLease> LeaseKeyAsync(DekRecord record, CancellationToken cancellationToken)
+    private async ValueTask<FieldKeyLease> LeaseKeyAsync(DekRecord record, CancellationToken cancellationToken)
     {
         if (_cache.TryAcquire(record.Id, out FieldKey? cached))
         {
