@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Pii.AppHost.Hosting;
+using Xunit.Abstractions;
 
 namespace Pii.AppHost.Tests.EndToEnd;
 
@@ -12,7 +13,7 @@ namespace Pii.AppHost.Tests.EndToEnd;
 /// The whole AppHost as a user runs it (the built Pii.AppHost.dll, on its own data folder and non-default dashboard
 /// ports): every resource healthy, a request through a service to the key service, then SIGINT and nothing left.
 /// </summary>
-public sealed class AppHostEndToEndTests
+public sealed class AppHostEndToEndTests(ITestOutputHelper log)
 {
     private static int FreePort()
     {
@@ -84,6 +85,7 @@ public sealed class AppHostEndToEndTests
         }
         finally
         {
+            log.WriteLine(Output());
             if (!apphost.HasExited) apphost.Kill(entireProcessTree: true);
             foreach (var pid in ProcessesMentioning(root)) Native.SignalGroup(pid, Native.SigKill);
             Directory.Delete(root, recursive: true);
