@@ -171,6 +171,8 @@ public sealed class PostgresDatabase : Resource
             await using (var admin = new NpgsqlConnection(Server.AdminConnectionString))
             {
                 await admin.OpenAsync(cancellationToken);
+                // A failing statement is logged with its text by default; these carry passwords.
+                await ExecuteAsync(admin, "SET log_min_error_statement = panic", cancellationToken);
                 if (await ScalarAsync(admin, "SELECT 1 FROM pg_database WHERE datname = @p", Name, cancellationToken) is null)
                 {
                     await ExecuteAsync(admin, $"CREATE DATABASE {database}", cancellationToken);

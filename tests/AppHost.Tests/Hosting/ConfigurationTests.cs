@@ -140,3 +140,31 @@ public sealed class ConfigurationTests
         }
     }
 }
+
+public sealed class CommandLineTests
+{
+    [Fact]
+    public void Reset_with_yes_wipes_the_data_folder_and_starts_fresh()
+    {
+        var root = Path.Combine(Path.GetTempPath(), "piiaspire-reset-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(Path.Combine(root, "data", "postgres"));
+        File.WriteAllText(Path.Combine(root, "data", "postgres", "PG_VERSION"), "15");
+        try
+        {
+            using var host = AppHostRunner.Parse(["--reset", "--yes", "--data-dir", root, "--Dashboard:UiUrl=http://localhost:19999"]);
+            var model = host.TryCreateModel();
+
+            Assert.NotNull(model);
+            Assert.False(File.Exists(Path.Combine(root, "data", "postgres", "PG_VERSION")));
+            Assert.Equal("http://localhost:19999/login?t=" + File.ReadAllText(Path.Combine(root, "secrets", "dashboard-token")), host.Dashboard.LoginUrl);
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(root, "secrets", "otlp-api-key")));
+
+            using var second = AppHostRunner.Parse(["--data-dir", root]);
+            Assert.Null(second.TryCreateModel());
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+}
