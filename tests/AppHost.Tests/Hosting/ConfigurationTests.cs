@@ -46,6 +46,7 @@ public sealed class ConfigurationTests
         var dnc = mysql.AddDatabase("dnc").AddUser("dnc_intake", MySqlAccess.InsertOnly);
         var vault = model.AddKeyService("vault");
         var token = vault.AddToken("formapi", "dnc-intake");
+        Directory.Delete(Path.GetDirectoryName(model.Options.DataRoot)!, recursive: true);
 
         Assert.All(new Resource[] { postgres, mysql, vault }, r =>
         {
