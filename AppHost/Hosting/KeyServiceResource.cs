@@ -39,7 +39,8 @@ public sealed class KeyServiceResource : ProjectResource
     private readonly string? _externalUrl;
     private readonly string _rootToken;
 
-    public KeyServiceResource(AppModel model, string name) : base(model, name, KmsProject, "KeyService")
+    public KeyServiceResource(AppModel model, string name)
+        : base(model, name, KmsProject, "KeyService", host: "127.0.0.1", launch: model.ResourceConfiguration(name)["Url"] is null)
     {
         _model = model;
         var external = model.ResourceConfiguration(name);
@@ -47,9 +48,6 @@ public sealed class KeyServiceResource : ProjectResource
         if (_externalUrl is not null)
         {
             Type = "External";
-            Process = null;
-            BeforeStart.Clear();
-            Endpoints.Clear();
             _rootToken = external["Token"] ?? throw new InvalidOperationException($"Resources:{name}:Token is required with Resources:{name}:Url.");
         }
         else
@@ -67,9 +65,7 @@ public sealed class KeyServiceResource : ProjectResource
     public bool IsExternal => _externalUrl is not null;
 
     /// <summary>The key service's base URL (VAULT_ADDR).</summary>
-    public string Address => _externalUrl ?? $"http://127.0.0.1:{HttpEndpoint.Port}";
-
-    protected override string ListenUrls => Address;
+    public string Address => _externalUrl ?? HttpEndpoint.Url;
 
     public string ConfigurationPath => Path.Combine(_model.DataPath(Name), "kms.json");
 

@@ -58,12 +58,17 @@ public class ProjectResource : Resource
     private readonly List<IResourceReference> _references = [];
     private readonly Dictionary<string, Func<string>> _environment = new(StringComparer.Ordinal);
 
-    public ProjectResource(AppModel model, string name, string relativeProjectPath, string type = "Project") : base(name, type)
+    /// <param name="host">The endpoint's host name: <c>localhost</c> as Aspire uses, or <c>127.0.0.1</c> to bind IPv4 loopback only.</param>
+    /// <param name="launch">False for a project that is external here: not built, not started (e.g. a real Vault).</param>
+    public ProjectResource(AppModel model, string name, string relativeProjectPath, string type = "Project", string host = "localhost", bool launch = true)
+        : base(name, type)
     {
         _model = model;
         ProjectPath = Path.Combine(model.Options.RepoRoot, relativeProjectPath);
+        AssemblyPath = "";
+        if (!launch) return;
         AssemblyPath = model.Projects.Register(relativeProjectPath);
-        Endpoints.Add(new ResourceEndpoint("http", "http", "localhost", model.AllocatePort()));
+        Endpoints.Add(new ResourceEndpoint("http", "http", host, model.AllocatePort()));
         Process = new ProcessSpec("dotnet") { WorkingDirectory = Path.GetDirectoryName(ProjectPath) };
         Process.Arguments.Add(AssemblyPath);
         BeforeStart.Add(PrepareAsync);
@@ -73,10 +78,7 @@ public class ProjectResource : Resource
 
     public string AssemblyPath { get; }
 
-    public ResourceEndpoint HttpEndpoint => Endpoint("http")!;
-
-    /// <summary>Listening URLs for ASPNETCORE_URLS (a subclass may bind to 127.0.0.1 only).</summary>
-    protected virtual string ListenUrls => HttpEndpoint.Url;
+    public ResourceEndpoint HttpEndpoint => Endpoint("http") ?? throw new InvalidOperationException($"'{Name}' is not launched here; it has no local endpoint.");
 
     public ProjectResource WithReference(IResourceReference reference)
     {
@@ -120,7 +122,7 @@ public class ProjectResource : Resource
         var options = _model.Options;
         var environment = new Dictionary<string, string?>(StringComparer.Ordinal)
         {
-            ["ASPNETCORE_URLS"] = ListenUrls,
+            ["ASPNETCORE_URLS"] = HttpEndpoint.Url,
             ["ASPNETCORE_ENVIRONMENT"] = options.EnvironmentName,
             ["OTEL_SERVICE_NAME"] = Name,
             ["OTEL_RESOURCE_ATTRIBUTES"] = "service.instance.id=" + NewInstanceId(),
