@@ -148,6 +148,8 @@ public sealed class AppHostRunner : IDisposable
 
         if (!await EnsurePrerequisitesAsync(model, shutdown.Token)) return 1;
         await using var launcher = model.Build();
+        var leftovers = await launcher.Registry!.StopLeftoversAsync(launcher.StopGrace);
+        if (leftovers > 0) _out.WriteLine($"Stopped {leftovers} processes left running by an AppHost that was killed.");
         await using var dashboard = await DashboardHosting.StartDashboardAsync(Dashboard, launcher, _out, shutdown.Token);
         var status = StatusFile is null ? Task.CompletedTask : WriteStatusLoopAsync(launcher, shutdown.Token);
 

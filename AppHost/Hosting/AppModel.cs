@@ -82,7 +82,7 @@ public sealed class AppModel
 
     public string DataPath(string name) => Path.Combine(Options.DataRoot, name);
 
-    public Launcher Build() => new(_resources, Options.Progress);
+    public Launcher Build() => new(_resources, Options.Progress) { Registry = new ChildRegistry(Path.Combine(Options.DataRoot, "children.pids")) };
 
     /// <summary>The folder holding PiiAspire.sln, searched upwards from <paramref name="start"/>.</summary>
     public static string FindRepoRoot(string? start = null)

@@ -20,6 +20,9 @@ public sealed class Launcher(IReadOnlyList<Resource> resources, TextWriter progr
 
     public TimeSpan StopGrace { get; init; } = TimeSpan.FromSeconds(6);
 
+    /// <summary>Where started process groups are recorded, so a later launcher can stop what a killed one left.</summary>
+    public ChildRegistry? Registry { get; init; }
+
     public Resource this[string name] => Resources.FirstOrDefault(r => r.Name == name) ?? throw new KeyNotFoundException($"No resource named '{name}'.");
 
     /// <summary>Starts every resource; returns at once. Use <see cref="WaitForAllReadyAsync"/> to wait for them.</summary>
@@ -86,6 +89,7 @@ public sealed class Launcher(IReadOnlyList<Resource> resources, TextWriter progr
     private void LaunchProcess(Resource resource)
     {
         var child = ChildProcess.Start(resource.Process!, resource.Log);
+        Registry?.Record(child.Pid);
         resource.Child = child;
         resource.StartTime = DateTimeOffset.UtcNow;
         resource.ExitCode = null;

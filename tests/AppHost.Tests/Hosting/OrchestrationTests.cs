@@ -162,3 +162,32 @@ public sealed class OrchestrationTests : IDisposable
         Assert.Equal($"line 4{Environment.NewLine}line 5", log.Tail(2));
     }
 }
+
+public sealed class ChildRegistryTests
+{
+    [Fact]
+    public async Task Processes_left_by_a_killed_launcher_are_stopped_by_the_next_one()
+    {
+        var model = LocalResources.CreateModel("leftover");
+        try
+        {
+            var stubborn = model.AddExecutable("stubborn", "sh", "-c", "trap '' TERM; sleep 300 & wait");
+            // The first launcher is abandoned without StopAsync, as if the AppHost had been SIGKILLed.
+            var abandoned = model.Build();
+            abandoned.Start();
+            await abandoned.WaitForAllReadyAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+            var group = stubborn.Child!.GroupId;
+
+            var next = model.Build();
+            var stopped = await next.Registry!.StopLeftoversAsync(TimeSpan.FromSeconds(1));
+
+            Assert.Equal(1, stopped);
+            Assert.Empty(Native.ProcessesInGroup(group));
+            Assert.Equal(0, await next.Registry.StopLeftoversAsync(TimeSpan.FromSeconds(1)));
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(model.Options.DataRoot)!, recursive: true);
+        }
+    }
+}
