@@ -202,6 +202,11 @@ public sealed class AppHostRunner : IDisposable
             await Console.Error.WriteLineAsync(e.Message);
             return false;
         }
+        catch (OperationCanceledException)
+        {
+            await Console.Error.WriteLineAsync("Stopped while installing prerequisites.");
+            return false;
+        }
     }
 
     private void PrintSummary(Launcher launcher)
