@@ -6,11 +6,9 @@ using System.Text.Json.Nodes;
 namespace Pii.AppHost.Hosting;
 
 /// <summary>A key-service identity: a token bound to one policy, injected as VAULT_ADDR / VAULT_TOKEN / services__vault__http__0.</summary>
-public sealed class KeyServiceToken(KeyServiceResource keyService, string policy, Func<string> token) : IResourceReference
+public sealed class KeyServiceToken(KeyServiceResource keyService, Func<string> token) : IResourceReference
 {
     public Resource Resource => keyService;
-
-    public string Policy { get; } = policy;
 
     public string Token => token();
 
@@ -86,7 +84,7 @@ public sealed class KeyServiceResource : ProjectResource
     {
         var token = _model.Secrets.GetOrCreate($"{Name}-token-{serviceName}", () => "hvs." + SecretStore.NewToken());
         _tokens.Add((serviceName, policy, token));
-        return new KeyServiceToken(this, policy, () => token);
+        return new KeyServiceToken(this, () => token);
     }
 
     private async Task WriteConfigurationAsync(CancellationToken cancellationToken)
