@@ -105,7 +105,7 @@ public sealed class MariaDbServer : Resource
         Directory.CreateDirectory(DataDirectory);
         List<string> arguments = ["--no-defaults", $"--datadir={DataDirectory}", "--auth-root-authentication-method=normal", "--skip-test-db"];
         if (Native.IsRoot) arguments.Insert(1, "--user=mysql");
-        await PostgresServer.RunAsync("/usr/bin/mariadb-install-db", arguments, cancellationToken);
+        await Tools.RunAsync("/usr/bin/mariadb-install-db", arguments, cancellationToken);
     }
 
     private async Task ProvisionRootAsync(CancellationToken cancellationToken)
@@ -141,7 +141,7 @@ public sealed class MariaDbDatabase : Resource
     {
         _model = model;
         Server = server;
-        PostgresServer.Identifier(name);
+        Tools.QuotedIdentifier(name);
         WaitsFor.Add(server);
         OnReady.Add(ProvisionAsync);
     }
@@ -153,7 +153,7 @@ public sealed class MariaDbDatabase : Resource
 
     public ConnectionReference AddUser(string user, MySqlAccess access)
     {
-        PostgresServer.Identifier(user);
+        Tools.QuotedIdentifier(user);
         if (Server.IsExternal) return new ConnectionReference(this, Name, () => ConnectionString);
         _users.Add((user, access));
         var password = _model.Secrets.GetOrCreate($"{Server.Name}-{user}-password");
