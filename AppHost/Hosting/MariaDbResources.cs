@@ -157,7 +157,8 @@ public sealed class MariaDbDatabase : Resource
         if (Server.IsExternal) return new ConnectionReference(this, Name, () => ConnectionString);
         _users.Add((user, access));
         var password = _model.Secrets.GetOrCreate($"{Server.Name}-{user}-password");
-        return new ConnectionReference(this, Name, () => $"Server=127.0.0.1;Port={Server.Port};User ID={user};Password={password};Database={Name};SslMode=None");
+        return new ConnectionReference(this, Name, () => $"Server=127.0.0.1;Port={Server.Port};User ID={user};Password={password};Database={Name};SslMode=None",
+            () => ConnectionReference.DatabaseProperties("mysql", Server.Port, user, password, Name));
     }
 
     private async Task ProvisionAsync(CancellationToken cancellationToken)

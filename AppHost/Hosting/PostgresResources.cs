@@ -127,7 +127,8 @@ public sealed class PostgresDatabase : Resource
         if (Server.IsExternal) return new ConnectionReference(this, Name, () => ConnectionString);
         _users.Add((user, access));
         var password = _model.Secrets.GetOrCreate($"{Server.Name}-{user}-password");
-        return new ConnectionReference(this, Name, () => $"Host=127.0.0.1;Port={Server.Port};Username={user};Password={password};Database={Name}");
+        return new ConnectionReference(this, Name, () => $"Host=127.0.0.1;Port={Server.Port};Username={user};Password={password};Database={Name}",
+            () => ConnectionReference.DatabaseProperties("postgresql", Server.Port, user, password, Name));
     }
 
     private string WithDatabase(string connectionString) =>

@@ -10,8 +10,12 @@ public interface IResourceReference
     void ApplyTo(IDictionary<string, string?> environment);
 }
 
-/// <summary><c>ConnectionStrings__&lt;name&gt;</c>, with credentials chosen per referencing service.</summary>
-public sealed class ConnectionReference(Resource resource, string connectionName, Func<string> connectionString) : IResourceReference
+/// <summary>
+/// <c>ConnectionStrings__&lt;name&gt;</c>, with credentials chosen per referencing service, plus Aspire 13's connection
+/// properties <c>&lt;NAME&gt;_HOST</c>, <c>_PORT</c>, <c>_USERNAME</c>, <c>_PASSWORD</c>, <c>_DATABASENAME</c>, <c>_URI</c> when known.
+/// </summary>
+public sealed class ConnectionReference(Resource resource, string connectionName, Func<string> connectionString,
+    Func<IReadOnlyDictionary<string, string>>? properties = null) : IResourceReference
 {
     public Resource Resource { get; } = resource;
 
@@ -19,7 +23,28 @@ public sealed class ConnectionReference(Resource resource, string connectionName
 
     public string ConnectionString => connectionString();
 
-    public void ApplyTo(IDictionary<string, string?> environment) => environment[$"ConnectionStrings__{ConnectionName}"] = ConnectionString;
+    public void ApplyTo(IDictionary<string, string?> environment)
+    {
+        environment[$"ConnectionStrings__{ConnectionName}"] = ConnectionString;
+        if (properties is null) return;
+        foreach (var (property, value) in properties()) environment[$"{EnvironmentPrefix(ConnectionName)}_{property}"] = value;
+    }
+
+    /// <summary>Aspire's rule for property variables: the name upper-cased, every non-alphanumeric character as '_'.</summary>
+    public static string EnvironmentPrefix(string name) =>
+        string.Concat(name.Select(c => char.IsAsciiLetterOrDigit(c) ? char.ToUpperInvariant(c) : '_'));
+
+    /// <summary>The properties of a database login (Aspire's Postgres/MySQL connection properties).</summary>
+    public static IReadOnlyDictionary<string, string> DatabaseProperties(string scheme, int port, string user, string password, string database) =>
+        new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["HOST"] = "127.0.0.1",
+            ["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["USERNAME"] = user,
+            ["PASSWORD"] = password,
+            ["DATABASENAME"] = database,
+            ["URI"] = $"{scheme}://{Uri.EscapeDataString(user)}:{Uri.EscapeDataString(password)}@127.0.0.1:{port}/{database}",
+        };
 }
 
 public static class ResourceExtensions
@@ -86,7 +111,7 @@ public class ProjectResource : Resource
         return this;
     }
 
-    /// <summary>Service discovery: <c>services__&lt;name&gt;__http__0</c> = the project's http URL.</summary>
+    /// <summary>Service discovery: <c>services__&lt;name&gt;__http__0</c> (and <c>&lt;NAME&gt;_HTTP</c>) = the project's http URL.</summary>
     public ProjectResource WithReference(ProjectResource project)
     {
         _references.Add(new ServiceReference(project));
@@ -159,7 +184,10 @@ public class ProjectResource : Resource
     {
         public Resource Resource => project;
 
-        public void ApplyTo(IDictionary<string, string?> environment) =>
+        public void ApplyTo(IDictionary<string, string?> environment)
+        {
             environment[$"services__{project.Name}__http__0"] = project.HttpEndpoint.Url;
+            environment[$"{ConnectionReference.EnvironmentPrefix(project.Name)}_HTTP"] = project.HttpEndpoint.Url;
+        }
     }
 }

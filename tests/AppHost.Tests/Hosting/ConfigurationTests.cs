@@ -128,6 +128,11 @@ public sealed class ConfigurationTests
             Assert.Equal("http/protobuf", environment["OTEL_EXPORTER_OTLP_PROTOCOL"]);
             Assert.Equal("x-otlp-api-key=otlp-key", environment["OTEL_EXPORTER_OTLP_HEADERS"]);
             Assert.Equal(peer.HttpEndpoint.Url, environment["services__formapi__http__0"]);
+            Assert.Equal(peer.HttpEndpoint.Url, environment["FORMAPI_HTTP"]);
+            Assert.Equal("documentservice", environment["RECORDS_USERNAME"]);
+            Assert.Equal("records", environment["RECORDS_DATABASENAME"]);
+            Assert.Equal("127.0.0.1", environment["RECORDS_HOST"]);
+            Assert.Equal($"postgresql://documentservice:{environment["RECORDS_PASSWORD"]}@127.0.0.1:{environment["RECORDS_PORT"]}/records", environment["RECORDS_URI"]);
             Assert.Matches("^Host=127.0.0.1;Port=[0-9]+;Username=documentservice;Password=[A-Za-z0-9_-]+;Database=records$", environment["ConnectionStrings__records"]);
             Assert.Matches("^Endpoint=http://127.0.0.1:[0-9]+;AccessKey=S3RVER;SecretKey=S3RVER;Bucket=documents$", environment["ConnectionStrings__documents"]);
             Assert.Equal(vault.Address, environment["VAULT_ADDR"]);
