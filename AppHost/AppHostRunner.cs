@@ -100,7 +100,7 @@ public sealed class AppHostRunner : IDisposable
             throw new InvalidOperationException($"Another AppHost is running on {PiiRoot}; stop it first (or use --data-dir).");
         }
         if (Reset) WipeAfterConfirmation();
-        var secrets = new SecretStore(Path.Combine(PiiRoot, "secrets"));
+        var secrets = new SecretStore(Path.Combine(PiiRoot, "secrets"), Configuration);
         Dashboard = new DashboardSettings(
             Configuration["Dashboard:UiUrl"] ?? "http://localhost:18888",
             Configuration["Dashboard:OtlpUrl"] ?? "http://localhost:18890",

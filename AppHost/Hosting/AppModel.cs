@@ -45,7 +45,7 @@ public sealed class AppModel
     {
         Options = options;
         Directory.CreateDirectory(options.DataRoot);
-        Secrets = new SecretStore(options.SecretsRoot);
+        Secrets = new SecretStore(options.SecretsRoot, options.Configuration);
         Projects = new ProjectBuild(options.RepoRoot, options.Progress, options.BuildProjects);
     }
 

@@ -76,6 +76,10 @@ public sealed class ConfigurationTests
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(store.PathOf("postgres-password")));
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(folder));
 
+            var configured = new SecretStore(folder, Config(("Parameters:mysql-root-password", "chosen-by-operator")));
+            Assert.Equal("chosen-by-operator", configured.GetOrCreate("mysql-root-password"));
+            Assert.False(File.Exists(configured.PathOf("mysql-root-password")));
+
             var keys = new ApiKeys(store);
             var backoffice = keys.Ensure("formapi-backoffice", ["agent", "admin"]);
             keys.Ensure("etlworker", ["dialer"]);
