@@ -19,7 +19,10 @@ namespace Pii.AppHost;
 /// </remarks>
 public sealed class AppHostRunner : IDisposable
 {
+    private const string LockFileName = "apphost.lock";
     private readonly TextWriter _out = Console.Out;
+    private TimeSpan? _ready;
+    private FileStream? _instanceLock;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
 
     private AppHostRunner(string[] args)
@@ -85,19 +88,19 @@ public sealed class AppHostRunner : IDisposable
 
     private AppModel CreateModel()
     {
-        if (Reset) WipeAfterConfirmation();
         _out.WriteLine($"PiiAspire AppHost — data in {PiiRoot}");
         Directory.CreateDirectory(PiiRoot);
         try
         {
             // Held for the AppHost's lifetime: two AppHosts on one data folder would fight over the servers' data.
-            _instanceLock = new FileStream(Path.Combine(PiiRoot, "apphost.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            _instanceLock = new FileStream(Path.Combine(PiiRoot, LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         }
         catch (IOException)
         {
             throw new InvalidOperationException($"Another AppHost is running on {PiiRoot}; stop it first (or use --data-dir).");
         }
-        var secrets = new SecretStore(Path.Combine(PiiRoot, "secrets"));
+        if (Reset) WipeAfterConfirmation();
+        var secrets = new SecretStore(Path.Combine(PiiRoot, "secrets"), Configuration);
         Dashboard = new DashboardSettings(
             Configuration["Dashboard:UiUrl"] ?? "http://localhost:18888",
             Configuration["Dashboard:OtlpUrl"] ?? "http://localhost:18890",
@@ -120,7 +123,6 @@ public sealed class AppHostRunner : IDisposable
 
     private void WipeAfterConfirmation()
     {
-        if (!Directory.Exists(PiiRoot)) return;
         if (!Confirmed)
         {
             _out.Write($"--reset deletes {PiiRoot} (all data and generated secrets). Type 'yes' to continue: ");
@@ -129,8 +131,12 @@ public sealed class AppHostRunner : IDisposable
                 throw new OperationCanceledException("Reset not confirmed; nothing deleted.");
             }
         }
-        Directory.Delete(PiiRoot, recursive: true);
-        _out.WriteLine($"Deleted {PiiRoot}.");
+        foreach (var entry in new DirectoryInfo(PiiRoot).EnumerateFileSystemInfos().Where(e => e.Name != LockFileName))
+        {
+            if (entry is DirectoryInfo directory) directory.Delete(recursive: true);
+            else entry.Delete();
+        }
+        _out.WriteLine($"Deleted the data and secrets in {PiiRoot}.");
     }
 
     /// <summary>Runs the model until Ctrl+C or SIGTERM; returns the process exit code.</summary>
@@ -148,6 +154,8 @@ public sealed class AppHostRunner : IDisposable
 
         if (!await EnsurePrerequisitesAsync(model, shutdown.Token)) return 1;
         await using var launcher = model.Build();
+        var leftovers = await launcher.Registry!.StopLeftoversAsync(launcher.StopGrace);
+        if (leftovers > 0) _out.WriteLine($"Stopped {leftovers} processes left running by an AppHost that was killed.");
         await using var dashboard = await DashboardHosting.StartDashboardAsync(Dashboard, launcher, _out, shutdown.Token);
         var status = StatusFile is null ? Task.CompletedTask : WriteStatusLoopAsync(launcher, shutdown.Token);
 
@@ -181,9 +189,6 @@ public sealed class AppHostRunner : IDisposable
         return 0;
     }
 
-    private TimeSpan? _ready;
-    private FileStream? _instanceLock;
-
     /// <summary>Installs missing Debian packages (root) or prints the exact command and fails (non-root).</summary>
     private async Task<bool> EnsurePrerequisitesAsync(AppModel model, CancellationToken cancellationToken)
     {
@@ -198,6 +203,11 @@ public sealed class AppHostRunner : IDisposable
         catch (InvalidOperationException e)
         {
             await Console.Error.WriteLineAsync(e.Message);
+            return false;
+        }
+        catch (OperationCanceledException)
+        {
+            await Console.Error.WriteLineAsync("Stopped while installing prerequisites.");
             return false;
         }
     }

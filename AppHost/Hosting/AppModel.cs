@@ -45,7 +45,7 @@ public sealed class AppModel
     {
         Options = options;
         Directory.CreateDirectory(options.DataRoot);
-        Secrets = new SecretStore(options.SecretsRoot);
+        Secrets = new SecretStore(options.SecretsRoot, options.Configuration);
         Projects = new ProjectBuild(options.RepoRoot, options.Progress, options.BuildProjects);
     }
 
@@ -82,7 +82,7 @@ public sealed class AppModel
 
     public string DataPath(string name) => Path.Combine(Options.DataRoot, name);
 
-    public Launcher Build() => new(_resources, Options.Progress);
+    public Launcher Build() => new(_resources, Options.Progress) { Registry = new ChildRegistry(Path.Combine(Options.DataRoot, "children.pids")) };
 
     /// <summary>The folder holding PiiAspire.sln, searched upwards from <paramref name="start"/>.</summary>
     public static string FindRepoRoot(string? start = null)

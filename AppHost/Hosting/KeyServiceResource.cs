@@ -6,11 +6,9 @@ using System.Text.Json.Nodes;
 namespace Pii.AppHost.Hosting;
 
 /// <summary>A key-service identity: a token bound to one policy, injected as VAULT_ADDR / VAULT_TOKEN / services__vault__http__0.</summary>
-public sealed class KeyServiceToken(KeyServiceResource keyService, string policy, Func<string> token) : IResourceReference
+public sealed class KeyServiceToken(KeyServiceResource keyService, Func<string> token) : IResourceReference
 {
     public Resource Resource => keyService;
-
-    public string Policy { get; } = policy;
 
     public string Token => token();
 
@@ -39,7 +37,8 @@ public sealed class KeyServiceResource : ProjectResource
     private readonly string? _externalUrl;
     private readonly string _rootToken;
 
-    public KeyServiceResource(AppModel model, string name) : base(model, name, KmsProject, "KeyService")
+    public KeyServiceResource(AppModel model, string name)
+        : base(model, name, KmsProject, "KeyService", host: "127.0.0.1", launch: model.ResourceConfiguration(name)["Url"] is null)
     {
         _model = model;
         var external = model.ResourceConfiguration(name);
@@ -47,9 +46,6 @@ public sealed class KeyServiceResource : ProjectResource
         if (_externalUrl is not null)
         {
             Type = "External";
-            Process = null;
-            BeforeStart.Clear();
-            Endpoints.Clear();
             _rootToken = external["Token"] ?? throw new InvalidOperationException($"Resources:{name}:Token is required with Resources:{name}:Url.");
         }
         else
@@ -67,9 +63,7 @@ public sealed class KeyServiceResource : ProjectResource
     public bool IsExternal => _externalUrl is not null;
 
     /// <summary>The key service's base URL (VAULT_ADDR).</summary>
-    public string Address => _externalUrl ?? $"http://127.0.0.1:{HttpEndpoint.Port}";
-
-    protected override string ListenUrls => Address;
+    public string Address => _externalUrl ?? HttpEndpoint.Url;
 
     public string ConfigurationPath => Path.Combine(_model.DataPath(Name), "kms.json");
 
@@ -90,7 +84,7 @@ public sealed class KeyServiceResource : ProjectResource
     {
         var token = _model.Secrets.GetOrCreate($"{Name}-token-{serviceName}", () => "hvs." + SecretStore.NewToken());
         _tokens.Add((serviceName, policy, token));
-        return new KeyServiceToken(this, policy, () => token);
+        return new KeyServiceToken(this, () => token);
     }
 
     private async Task WriteConfigurationAsync(CancellationToken cancellationToken)

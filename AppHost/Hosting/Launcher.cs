@@ -14,11 +14,15 @@ public sealed class Launcher(IReadOnlyList<Resource> resources, TextWriter progr
     private static readonly TimeSpan HealthyPollInterval = TimeSpan.FromSeconds(5);
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _runs = [];
+    private readonly Lock _launchGate = new();
     private int _stopped;
 
     public IReadOnlyList<Resource> Resources { get; } = resources;
 
     public TimeSpan StopGrace { get; init; } = TimeSpan.FromSeconds(6);
+
+    /// <summary>Where started process groups are recorded, so a later launcher can stop what a killed one left.</summary>
+    public ChildRegistry? Registry { get; init; }
 
     public Resource this[string name] => Resources.FirstOrDefault(r => r.Name == name) ?? throw new KeyNotFoundException($"No resource named '{name}'.");
 
@@ -71,8 +75,9 @@ public sealed class Launcher(IReadOnlyList<Resource> resources, TextWriter progr
         {
             resource.MarkFailed("the AppHost is stopping");
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e)
         {
+            // Anything else (a provisioning call timing out included) fails this resource and, through it, its dependants.
             var reason = e is ResourceFailedException ? e.Message : $"{e.GetType().Name}: {e.Message}";
             if (resource.Child is { } child && !child.HasExited) await child.StopAsync(StopGrace);
             if (!ResourceStates.IsTerminal(resource.State)) resource.SetState(ResourceStates.FailedToStart, reason);
@@ -85,8 +90,15 @@ public sealed class Launcher(IReadOnlyList<Resource> resources, TextWriter progr
 
     private void LaunchProcess(Resource resource)
     {
-        var child = ChildProcess.Start(resource.Process!, resource.Log);
-        resource.Child = child;
+        ChildProcess child;
+        // Launch and the start of a stop are mutually exclusive, so a stop always sees every child launched before it.
+        lock (_launchGate)
+        {
+            _stopping.Token.ThrowIfCancellationRequested();
+            child = ChildProcess.Start(resource.Process!, resource.Log);
+            resource.Child = child;
+        }
+        Registry?.Record(child.Pid);
         resource.StartTime = DateTimeOffset.UtcNow;
         resource.ExitCode = null;
         resource.SetState(ResourceStates.Running);
@@ -173,7 +185,7 @@ public sealed class Launcher(IReadOnlyList<Resource> resources, TextWriter progr
     public async Task StopAsync()
     {
         if (Interlocked.Exchange(ref _stopped, 1) == 1) return;
-        await _stopping.CancelAsync();
+        lock (_launchGate) _stopping.Cancel();
         await Task.WhenAll(Resources.Select(StopResourceAsync));
         await Task.WhenAll(_runs).WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { }, TaskScheduler.Default);
     }

@@ -105,7 +105,7 @@ public sealed class MariaDbServer : Resource
         Directory.CreateDirectory(DataDirectory);
         List<string> arguments = ["--no-defaults", $"--datadir={DataDirectory}", "--auth-root-authentication-method=normal", "--skip-test-db"];
         if (Native.IsRoot) arguments.Insert(1, "--user=mysql");
-        await PostgresServer.RunAsync("/usr/bin/mariadb-install-db", arguments, cancellationToken);
+        await Tools.RunAsync("/usr/bin/mariadb-install-db", arguments, cancellationToken);
     }
 
     private async Task ProvisionRootAsync(CancellationToken cancellationToken)
@@ -141,7 +141,7 @@ public sealed class MariaDbDatabase : Resource
     {
         _model = model;
         Server = server;
-        PostgresServer.Identifier(name);
+        Tools.QuotedIdentifier(name);
         WaitsFor.Add(server);
         OnReady.Add(ProvisionAsync);
     }
@@ -153,11 +153,12 @@ public sealed class MariaDbDatabase : Resource
 
     public ConnectionReference AddUser(string user, MySqlAccess access)
     {
-        PostgresServer.Identifier(user);
+        Tools.QuotedIdentifier(user);
         if (Server.IsExternal) return new ConnectionReference(this, Name, () => ConnectionString);
         _users.Add((user, access));
         var password = _model.Secrets.GetOrCreate($"{Server.Name}-{user}-password");
-        return new ConnectionReference(this, Name, () => $"Server=127.0.0.1;Port={Server.Port};User ID={user};Password={password};Database={Name};SslMode=None");
+        return new ConnectionReference(this, Name, () => $"Server=127.0.0.1;Port={Server.Port};User ID={user};Password={password};Database={Name};SslMode=None",
+            () => ConnectionReference.DatabaseProperties("mysql", Server.Port, user, password, Name));
     }
 
     private async Task ProvisionAsync(CancellationToken cancellationToken)

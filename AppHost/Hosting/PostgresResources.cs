@@ -1,6 +1,3 @@
-using System.Diagnostics;
-using SystemProcess = System.Diagnostics.Process;
-using System.Text.RegularExpressions;
 using Npgsql;
 
 namespace Pii.AppHost.Hosting;
@@ -21,7 +18,7 @@ public abstract record PostgresAccess
 /// (initdb through runuser, the server through setpriv so that its pid is the postmaster's); SIGINT = fast shutdown.
 /// With <c>Resources:&lt;name&gt;:ConnectionString</c> it is external: probed, not launched, not provisioned.
 /// </summary>
-public sealed partial class PostgresServer : Resource
+public sealed class PostgresServer : Resource
 {
     public const string BinDirectory = "/usr/lib/postgresql/15/bin";
     private readonly AppModel _model;
@@ -84,42 +81,21 @@ public sealed partial class PostgresServer : Resource
         {
             if (Native.IsRoot)
             {
-                await RunAsync("chown", ["-R", "postgres:postgres", DataDirectory, passwordFile], cancellationToken);
-                await RunAsync("runuser", ["-u", "postgres", "--", "test", "-w", DataDirectory], cancellationToken,
+                await Tools.RunAsync("chown", ["-R", "postgres:postgres", DataDirectory, passwordFile], cancellationToken);
+                await Tools.RunAsync("runuser", ["-u", "postgres", "--", "test", "-w", DataDirectory], cancellationToken,
                     $"the postgres user cannot reach {DataDirectory}: every parent folder must be searchable (chmod o+x) by it");
             }
             List<string> initdb = [Path.Combine(BinDirectory, "initdb"), "-D", DataDirectory, "-U", "postgres", "--pwfile", passwordFile,
                 "--auth-host=scram-sha-256", "--auth-local=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"];
             if (!_model.Options.Durable) initdb.Add("--no-sync");
-            if (Native.IsRoot) await RunAsync("runuser", ["-u", "postgres", "--", .. initdb], cancellationToken);
-            else await RunAsync(initdb[0], initdb[1..], cancellationToken);
+            if (Native.IsRoot) await Tools.RunAsync("runuser", ["-u", "postgres", "--", .. initdb], cancellationToken);
+            else await Tools.RunAsync(initdb[0], initdb[1..], cancellationToken);
         }
         finally
         {
             File.Delete(passwordFile);
         }
     }
-
-    internal static async Task RunAsync(string fileName, IReadOnlyList<string> arguments, CancellationToken cancellationToken, string? failureHint = null)
-    {
-        var info = new ProcessStartInfo(fileName) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in arguments) info.ArgumentList.Add(argument);
-        using var process = SystemProcess.Start(info) ?? throw new InvalidOperationException($"Could not start {fileName}.");
-        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
-        await process.WaitForExitAsync(cancellationToken);
-        if (process.ExitCode != 0)
-        {
-            var output = (await stdout + await stderr).Trim();
-            throw new InvalidOperationException(failureHint ?? $"{Path.GetFileName(fileName)} failed with exit code {process.ExitCode}: {(output.Length > 1500 ? output[^1500..] : output)}");
-        }
-    }
-
-    internal static string Identifier(string name) =>
-        IdentifierPattern().IsMatch(name) ? $"\"{name}\"" : throw new ArgumentException($"'{name}' is not a plain lower-case SQL identifier.", nameof(name));
-
-    [GeneratedRegex("^[a-z_][a-z0-9_]{0,62}$")]
-    private static partial Regex IdentifierPattern();
 }
 
 /// <summary>
@@ -147,11 +123,12 @@ public sealed class PostgresDatabase : Resource
     /// <summary>A login for one service; referencing it injects <c>ConnectionStrings__&lt;database&gt;</c> with its credentials.</summary>
     public ConnectionReference AddUser(string user, PostgresAccess access)
     {
-        PostgresServer.Identifier(user);
+        Tools.QuotedIdentifier(user);
         if (Server.IsExternal) return new ConnectionReference(this, Name, () => ConnectionString);
         _users.Add((user, access));
         var password = _model.Secrets.GetOrCreate($"{Server.Name}-{user}-password");
-        return new ConnectionReference(this, Name, () => $"Host=127.0.0.1;Port={Server.Port};Username={user};Password={password};Database={Name}");
+        return new ConnectionReference(this, Name, () => $"Host=127.0.0.1;Port={Server.Port};Username={user};Password={password};Database={Name}",
+            () => ConnectionReference.DatabaseProperties("postgresql", Server.Port, user, password, Name));
     }
 
     private string WithDatabase(string connectionString) =>
@@ -167,10 +144,12 @@ public sealed class PostgresDatabase : Resource
         await Server.ProvisioningGate.WaitAsync(cancellationToken);
         try
         {
-            var database = PostgresServer.Identifier(Name);
+            var database = Tools.QuotedIdentifier(Name);
             await using (var admin = new NpgsqlConnection(Server.AdminConnectionString))
             {
                 await admin.OpenAsync(cancellationToken);
+                // A failing statement is logged with its text by default; these carry passwords.
+                await ExecuteAsync(admin, "SET log_min_error_statement = panic", cancellationToken);
                 if (await ScalarAsync(admin, "SELECT 1 FROM pg_database WHERE datname = @p", Name, cancellationToken) is null)
                 {
                     await ExecuteAsync(admin, $"CREATE DATABASE {database}", cancellationToken);
@@ -178,7 +157,7 @@ public sealed class PostgresDatabase : Resource
                 await ExecuteAsync(admin, $"REVOKE ALL ON DATABASE {database} FROM PUBLIC", cancellationToken);
                 foreach (var (user, _) in _users)
                 {
-                    var role = PostgresServer.Identifier(user);
+                    var role = Tools.QuotedIdentifier(user);
                     var password = _model.Secrets.GetOrCreate($"{Server.Name}-{user}-password").Replace("'", "''", StringComparison.Ordinal);
                     var exists = await ScalarAsync(admin, "SELECT 1 FROM pg_roles WHERE rolname = @p", user, cancellationToken) is not null;
                     await ExecuteAsync(admin, $"{(exists ? "ALTER" : "CREATE")} ROLE {role} LOGIN PASSWORD '{password}'", cancellationToken);
@@ -190,11 +169,11 @@ public sealed class PostgresDatabase : Resource
             await ExecuteAsync(inDatabase, "REVOKE ALL ON SCHEMA public FROM PUBLIC", cancellationToken);
             foreach (var (user, access) in _users)
             {
-                var role = PostgresServer.Identifier(user);
+                var role = Tools.QuotedIdentifier(user);
                 switch (access)
                 {
                     case PostgresAccess.SchemaOwner owner:
-                        var schema = PostgresServer.Identifier(owner.Schema);
+                        var schema = Tools.QuotedIdentifier(owner.Schema);
                         await ExecuteAsync(inDatabase, $"CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {role}", cancellationToken);
                         await ExecuteAsync(inDatabase, $"ALTER ROLE {role} IN DATABASE {database} SET search_path = {schema}", cancellationToken);
                         break;

@@ -10,8 +10,12 @@ public interface IResourceReference
     void ApplyTo(IDictionary<string, string?> environment);
 }
 
-/// <summary><c>ConnectionStrings__&lt;name&gt;</c>, with credentials chosen per referencing service.</summary>
-public sealed class ConnectionReference(Resource resource, string connectionName, Func<string> connectionString) : IResourceReference
+/// <summary>
+/// <c>ConnectionStrings__&lt;name&gt;</c>, with credentials chosen per referencing service, plus Aspire 13's connection
+/// properties <c>&lt;NAME&gt;_HOST</c>, <c>_PORT</c>, <c>_USERNAME</c>, <c>_PASSWORD</c>, <c>_DATABASENAME</c>, <c>_URI</c> when known.
+/// </summary>
+public sealed class ConnectionReference(Resource resource, string connectionName, Func<string> connectionString,
+    Func<IReadOnlyDictionary<string, string>>? properties = null) : IResourceReference
 {
     public Resource Resource { get; } = resource;
 
@@ -19,7 +23,28 @@ public sealed class ConnectionReference(Resource resource, string connectionName
 
     public string ConnectionString => connectionString();
 
-    public void ApplyTo(IDictionary<string, string?> environment) => environment[$"ConnectionStrings__{ConnectionName}"] = ConnectionString;
+    public void ApplyTo(IDictionary<string, string?> environment)
+    {
+        environment[$"ConnectionStrings__{ConnectionName}"] = ConnectionString;
+        if (properties is null) return;
+        foreach (var (property, value) in properties()) environment[$"{EnvironmentPrefix(ConnectionName)}_{property}"] = value;
+    }
+
+    /// <summary>Aspire's rule for property variables: the name upper-cased, every non-alphanumeric character as '_'.</summary>
+    public static string EnvironmentPrefix(string name) =>
+        string.Concat(name.Select(c => char.IsAsciiLetterOrDigit(c) ? char.ToUpperInvariant(c) : '_'));
+
+    /// <summary>The properties of a database login (Aspire's Postgres/MySQL connection properties).</summary>
+    public static IReadOnlyDictionary<string, string> DatabaseProperties(string scheme, int port, string user, string password, string database) =>
+        new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["HOST"] = "127.0.0.1",
+            ["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["USERNAME"] = user,
+            ["PASSWORD"] = password,
+            ["DATABASENAME"] = database,
+            ["URI"] = $"{scheme}://{Uri.EscapeDataString(user)}:{Uri.EscapeDataString(password)}@127.0.0.1:{port}/{database}",
+        };
 }
 
 public static class ResourceExtensions
@@ -58,12 +83,17 @@ public class ProjectResource : Resource
     private readonly List<IResourceReference> _references = [];
     private readonly Dictionary<string, Func<string>> _environment = new(StringComparer.Ordinal);
 
-    public ProjectResource(AppModel model, string name, string relativeProjectPath, string type = "Project") : base(name, type)
+    /// <param name="host">The endpoint's host name: <c>localhost</c> as Aspire uses, or <c>127.0.0.1</c> to bind IPv4 loopback only.</param>
+    /// <param name="launch">False for a project that is external here: not built, not started (e.g. a real Vault).</param>
+    public ProjectResource(AppModel model, string name, string relativeProjectPath, string type = "Project", string host = "localhost", bool launch = true)
+        : base(name, type)
     {
         _model = model;
         ProjectPath = Path.Combine(model.Options.RepoRoot, relativeProjectPath);
+        AssemblyPath = "";
+        if (!launch) return;
         AssemblyPath = model.Projects.Register(relativeProjectPath);
-        Endpoints.Add(new ResourceEndpoint("http", "http", "localhost", model.AllocatePort()));
+        Endpoints.Add(new ResourceEndpoint("http", "http", host, model.AllocatePort()));
         Process = new ProcessSpec("dotnet") { WorkingDirectory = Path.GetDirectoryName(ProjectPath) };
         Process.Arguments.Add(AssemblyPath);
         BeforeStart.Add(PrepareAsync);
@@ -73,10 +103,7 @@ public class ProjectResource : Resource
 
     public string AssemblyPath { get; }
 
-    public ResourceEndpoint HttpEndpoint => Endpoint("http")!;
-
-    /// <summary>Listening URLs for ASPNETCORE_URLS (a subclass may bind to 127.0.0.1 only).</summary>
-    protected virtual string ListenUrls => HttpEndpoint.Url;
+    public ResourceEndpoint HttpEndpoint => Endpoint("http") ?? throw new InvalidOperationException($"'{Name}' is not launched here; it has no local endpoint.");
 
     public ProjectResource WithReference(IResourceReference reference)
     {
@@ -84,7 +111,7 @@ public class ProjectResource : Resource
         return this;
     }
 
-    /// <summary>Service discovery: <c>services__&lt;name&gt;__http__0</c> = the project's http URL.</summary>
+    /// <summary>Service discovery: <c>services__&lt;name&gt;__http__0</c> (and <c>&lt;NAME&gt;_HTTP</c>) = the project's http URL.</summary>
     public ProjectResource WithReference(ProjectResource project)
     {
         _references.Add(new ServiceReference(project));
@@ -120,7 +147,7 @@ public class ProjectResource : Resource
         var options = _model.Options;
         var environment = new Dictionary<string, string?>(StringComparer.Ordinal)
         {
-            ["ASPNETCORE_URLS"] = ListenUrls,
+            ["ASPNETCORE_URLS"] = HttpEndpoint.Url,
             ["ASPNETCORE_ENVIRONMENT"] = options.EnvironmentName,
             ["OTEL_SERVICE_NAME"] = Name,
             ["OTEL_RESOURCE_ATTRIBUTES"] = "service.instance.id=" + NewInstanceId(),
@@ -157,7 +184,10 @@ public class ProjectResource : Resource
     {
         public Resource Resource => project;
 
-        public void ApplyTo(IDictionary<string, string?> environment) =>
+        public void ApplyTo(IDictionary<string, string?> environment)
+        {
             environment[$"services__{project.Name}__http__0"] = project.HttpEndpoint.Url;
+            environment[$"{ConnectionReference.EnvironmentPrefix(project.Name)}_HTTP"] = project.HttpEndpoint.Url;
+        }
     }
 }

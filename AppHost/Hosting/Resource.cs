@@ -91,8 +91,6 @@ public class Resource(string name, string type)
 
     public Task WhenReady => _ready.Task;
 
-    public bool IsReady => _ready.Task.IsCompletedSuccessfully;
-
     public ResourceEndpoint? Endpoint(string name) => Endpoints.Find(e => e.Name == name);
 
     public void SetState(string state, string? message = null)

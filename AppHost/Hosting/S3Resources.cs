@@ -60,7 +60,7 @@ public sealed class S3Server : Resource
 
     public ConnectionReference AddBucket(string name)
     {
-        PostgresServer.Identifier(name);
+        Tools.QuotedIdentifier(name);
         if (!IsExternal) Process!.Arguments.AddRange(["--configure-bucket", name]);
         var bucket = _model.Add(new Resource(name, "Bucket"));
         bucket.WaitsFor.Add(this);

@@ -1,19 +1,24 @@
 using System.Security.Cryptography;
+using Microsoft.Extensions.Configuration;
 
 namespace Pii.AppHost.Hosting;
 
 /// <summary>
 /// Generated secrets (passwords, tokens, keys), created once from the CSPRNG and kept as files with mode 0600 in a
-/// 0700 folder, so restarts reuse them. Values are never logged; callers pass them only to the processes that need them.
+/// 0700 folder, so restarts reuse them. As in Aspire, configuration <c>Parameters:&lt;name&gt;</c> (env
+/// <c>Parameters__&lt;name&gt;</c>) supplies a value instead, which is then used as given and not written.
+/// Values are never logged; callers pass them only to the processes that need them.
 /// </summary>
 public sealed class SecretStore
 {
+    private readonly IConfiguration? _parameters;
     public const UnixFileMode FileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private const UnixFileMode FolderMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private readonly object _gate = new();
 
-    public SecretStore(string directory)
+    public SecretStore(string directory, IConfiguration? configuration = null)
     {
+        _parameters = configuration?.GetSection("Parameters");
         Directory = directory;
         System.IO.Directory.CreateDirectory(directory, FolderMode);
         File.SetUnixFileMode(directory, FolderMode);
@@ -28,6 +33,7 @@ public sealed class SecretStore
 
     public string GetOrCreate(string name, Func<string> create)
     {
+        if (_parameters?[name] is { Length: > 0 } configured) return configured;
         lock (_gate)
         {
             var path = PathOf(name);

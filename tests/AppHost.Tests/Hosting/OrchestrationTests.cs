@@ -3,8 +3,22 @@ using Pii.AppHost.Hosting;
 namespace Pii.AppHost.Tests.Hosting;
 
 /// <summary>The launcher's state machine with real child processes (sh, sleep): waits, failures, crashes, stop.</summary>
-public sealed class OrchestrationTests
+public sealed class OrchestrationTests : IDisposable
 {
+    private readonly List<AppModel> _models = [];
+
+    private AppModel CreateModel(string name)
+    {
+        var model = LocalResources.CreateModel(name);
+        _models.Add(model);
+        return model;
+    }
+
+    public void Dispose()
+    {
+        foreach (var model in _models) Directory.Delete(Path.GetDirectoryName(model.Options.DataRoot)!, recursive: true);
+    }
+
     private static async Task WaitUntilAsync(Func<bool> condition, int seconds = 20)
     {
         var deadline = DateTime.UtcNow.AddSeconds(seconds);
@@ -18,7 +32,7 @@ public sealed class OrchestrationTests
     [Fact]
     public async Task A_failing_dependency_fails_its_dependants_with_its_name_and_reason()
     {
-        var model = LocalResources.CreateModel("waitfor");
+        var model = CreateModel("waitfor");
         var broken = model.AddExecutable("broken", "sh", "-c", "echo cannot-open-config >&2; exit 7");
         broken.HealthCheck = _ => Task.FromResult(HealthResult.Unhealthy("never"));
         var dependant = model.AddExecutable("dependant", "sleep", "60").WaitFor(broken);
@@ -42,7 +56,7 @@ public sealed class OrchestrationTests
     [Fact]
     public async Task A_crash_shows_as_Exited_with_its_last_lines_and_the_others_keep_running()
     {
-        var model = LocalResources.CreateModel("crash");
+        var model = CreateModel("crash");
         var crasher = model.AddExecutable("crasher", "sh", "-c", "echo starting; sleep 1; echo 'fatal: disk on fire' >&2; exit 3");
         var steady = model.AddExecutable("steady", "sleep", "60");
         await using var launcher = model.Build();
@@ -64,7 +78,7 @@ public sealed class OrchestrationTests
     [Fact]
     public async Task Stop_leaves_no_process_of_any_child_group_even_when_a_child_ignores_SIGTERM()
     {
-        var model = LocalResources.CreateModel("orphans");
+        var model = CreateModel("orphans");
         // Spawns grandchildren and ignores SIGTERM: only the group SIGKILL after the grace period ends it.
         var stubborn = model.AddExecutable("stubborn", "sh", "-c", "trap '' TERM; sleep 300 & sleep 300 & echo spawned; wait");
         var polite = model.AddExecutable("polite", "sh", "-c", "sleep 300 & exec sleep 300");
@@ -85,7 +99,7 @@ public sealed class OrchestrationTests
     [Fact]
     public async Task Children_run_in_their_own_process_group_so_a_terminal_Ctrl_C_reaches_only_the_AppHost()
     {
-        var model = LocalResources.CreateModel("pgrp");
+        var model = CreateModel("pgrp");
         var child = model.AddExecutable("child", "sleep", "60");
         await using var launcher = model.Build();
         launcher.Start();
@@ -104,7 +118,7 @@ public sealed class OrchestrationTests
     [Fact]
     public async Task Restart_replaces_the_process_and_counts()
     {
-        var model = LocalResources.CreateModel("restart");
+        var model = CreateModel("restart");
         var worker = model.AddExecutable("worker", "sleep", "60");
         await using var launcher = model.Build();
         launcher.Start();
@@ -122,7 +136,7 @@ public sealed class OrchestrationTests
     [Fact]
     public async Task Console_output_is_captured_and_watchers_see_buffered_then_live_lines()
     {
-        var model = LocalResources.CreateModel("console");
+        var model = CreateModel("console");
         var talker = model.AddExecutable("talker", "sh", "-c", "echo one; echo two >&2; sleep 1; echo three; sleep 60");
         await using var launcher = model.Build();
         launcher.Start();
@@ -146,5 +160,34 @@ public sealed class OrchestrationTests
         for (var i = 1; i <= 5; i++) log.Append($"line {i}", isError: false);
         Assert.Equal(["line 3", "line 4", "line 5"], log.Snapshot().Select(l => l.Text));
         Assert.Equal($"line 4{Environment.NewLine}line 5", log.Tail(2));
+    }
+}
+
+public sealed class ChildRegistryTests
+{
+    [Fact]
+    public async Task Processes_left_by_a_killed_launcher_are_stopped_by_the_next_one()
+    {
+        var model = LocalResources.CreateModel("leftover");
+        try
+        {
+            var stubborn = model.AddExecutable("stubborn", "sh", "-c", "trap '' TERM; sleep 300 & wait");
+            // The first launcher is abandoned without StopAsync, as if the AppHost had been SIGKILLed.
+            var abandoned = model.Build();
+            abandoned.Start();
+            await abandoned.WaitForAllReadyAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+            var group = stubborn.Child!.GroupId;
+
+            var next = model.Build();
+            var stopped = await next.Registry!.StopLeftoversAsync(TimeSpan.FromSeconds(1));
+
+            Assert.Equal(1, stopped);
+            Assert.Empty(Native.ProcessesInGroup(group));
+            Assert.Equal(0, await next.Registry.StopLeftoversAsync(TimeSpan.FromSeconds(1)));
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(model.Options.DataRoot)!, recursive: true);
+        }
     }
 }
