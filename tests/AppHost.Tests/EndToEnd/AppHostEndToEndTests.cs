@@ -4,14 +4,18 @@ using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using OpenQA.Selenium;
+using OpenQA.Selenium.Support.UI;
 using Pii.AppHost.Hosting;
+using Pii.AppHost.Tests.Dashboard;
 using Xunit.Abstractions;
 
 namespace Pii.AppHost.Tests.EndToEnd;
 
 /// <summary>
 /// The whole AppHost as a user runs it (the built Pii.AppHost.dll, on its own data folder and non-default dashboard
-/// ports): every resource healthy, a request through a service to the key service, then SIGINT and nothing left.
+/// ports): every resource healthy, a request through a service to the key service whose trace reaches the dashboard,
+/// then SIGINT and nothing left.
 /// </summary>
 public sealed class AppHostEndToEndTests(ITestOutputHelper log)
 {
@@ -74,6 +78,12 @@ public sealed class AppHostEndToEndTests(ITestOutputHelper log)
                 Assert.Equal(HttpStatusCode.OK, health.StatusCode);
             }
 
+            var token = (await File.ReadAllTextAsync(Path.Combine(root, "pii", "secrets", "dashboard-token"))).Trim();
+            var (traceId, spans) = await WaitForTraceAcrossAsync(http, $"http://localhost:{uiPort}", token, "formapi", "vault", TimeSpan.FromSeconds(60));
+            Assert.Contains(spans, s => (string?)s["service"] == "formapi");
+            Assert.Contains(spans, s => (string?)s["service"] == "vault");
+            SeeResourcesAndTraceInBrowser($"http://localhost:{uiPort}", token, resources.Select(r => (string)r["name"]!).ToList(), traceId);
+
             var pids = resources.Select(r => (int?)r["pid"]).OfType<int>().ToList();
             Assert.Equal(9, pids.Count);
             Assert.True(Native.SignalProcess(apphost.Id, Native.SigInt));
@@ -110,6 +120,59 @@ public sealed class AppHostEndToEndTests(ITestOutputHelper log)
             await Task.Delay(250);
         }
         Assert.Fail("Not ready in time:" + Environment.NewLine + output());
+        throw new UnreachableException();
+    }
+
+    /// <summary>The dashboard as a person sees it: every resource Running, then the trace's waterfall with both services.</summary>
+    private static void SeeResourcesAndTraceInBrowser(string dashboard, string token, List<string> resourceNames, string traceId)
+    {
+        using var browser = HeadlessChromium.StartAsync().GetAwaiter().GetResult();
+        var driver = browser.Driver;
+        var wait = new WebDriverWait(driver, TimeSpan.FromSeconds(30));
+        // The page re-renders its table as it polls the API, so a row read a moment ago may be replaced.
+        wait.IgnoreExceptionTypes(typeof(StaleElementReferenceException));
+
+        driver.Navigate().GoToUrl(new Uri($"{dashboard}/login?t={token}"));
+        wait.Until(d => resourceNames.All(name =>
+            d.FindElements(By.Id($"resource-{name}")).FirstOrDefault()?.Text.Contains("Running", StringComparison.Ordinal) == true));
+        browser.Screenshot("system-resources");
+
+        driver.Navigate().GoToUrl(new Uri($"{dashboard}/traces/{traceId}"));
+        var services = wait.Until(d =>
+        {
+            var rows = d.FindElements(By.CssSelector(".span-row")).Select(r => r.GetDomAttribute("data-service")).Distinct().Order().ToList();
+            return rows.Count >= 2 ? rows : null;
+        });
+        Assert.Equal(["formapi", "vault"], services);
+        browser.Screenshot("system-trace");
+    }
+
+    /// <summary>
+    /// Polls the dashboard API for a trace rooted in <paramref name="service"/> that also has spans of
+    /// <paramref name="other"/> (the <c>/api/status</c> call to the key service) and returns its spans.
+    /// </summary>
+    private static async Task<(string TraceId, List<JsonNode> Spans)> WaitForTraceAcrossAsync(HttpClient http, string dashboard, string token, string service, string other, TimeSpan limit)
+    {
+        var deadline = DateTime.UtcNow + limit;
+        while (DateTime.UtcNow < deadline)
+        {
+            using var list = new HttpRequestMessage(HttpMethod.Get, $"{dashboard}/api/traces?service={service}&limit=200");
+            list.Headers.Authorization = new("Bearer", token);
+            using var response = await http.SendAsync(list);
+            response.EnsureSuccessStatusCode();
+            var traces = JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsArray();
+            var across = traces.FirstOrDefault(t => t!["services"]!.AsArray().Any(s => (string?)s == other));
+            if (across is not null)
+            {
+                using var detail = new HttpRequestMessage(HttpMethod.Get, $"{dashboard}/api/traces/{(string?)across["traceId"]}");
+                detail.Headers.Authorization = new("Bearer", token);
+                using var detailResponse = await http.SendAsync(detail);
+                detailResponse.EnsureSuccessStatusCode();
+                return ((string)across["traceId"]!, JsonNode.Parse(await detailResponse.Content.ReadAsStringAsync())!["spans"]!.AsArray().Select(s => s!).ToList());
+            }
+            await Task.Delay(500);
+        }
+        Assert.Fail($"No trace of {service} with spans of {other} reached the dashboard in {limit}.");
         throw new UnreachableException();
     }
 
