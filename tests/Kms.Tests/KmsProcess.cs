@@ -36,9 +36,12 @@ public sealed class KmsProcess : IDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    public static async Task<KmsProcess> StartAsync(string configFile, int port, IReadOnlyDictionary<string, string>? environment = null)
+    public static Task<KmsProcess> StartAsync(string configFile, int port, IReadOnlyDictionary<string, string>? environment = null) =>
+        StartAsync(["-config=" + configFile], port, environment);
+
+    public static async Task<KmsProcess> StartAsync(IReadOnlyList<string> arguments, int port, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var psi = new ProcessStartInfo("dotnet", [BuiltDll("services/Kms", "Pii.Kms.dll"), "-config=" + configFile])
+        var psi = new ProcessStartInfo("dotnet", [BuiltDll("services/Kms", "Pii.Kms.dll"), .. arguments])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
