@@ -167,27 +167,42 @@ public sealed partial class VaultPipeline(RequestDelegate next, KmsRuntime runti
             throw new VaultException(413, "http: request body too large");
         }
 
-        using var buffer = new MemoryStream();
-        var chunk = new byte[16 * 1024];
-        int read;
-        while ((read = await context.Request.Body.ReadAsync(chunk, context.RequestAborted).ConfigureAwait(false)) > 0)
-        {
-            if (buffer.Length + read > MaxRequestBytes)
-            {
-                throw new VaultException(413, "http: request body too large");
-            }
-
-            buffer.Write(chunk, 0, read);
-        }
-
-        if (buffer.Length == 0)
-        {
-            return [];
-        }
-
+        var initial = context.Request.ContentLength is { } declared && declared > 0 ? (int)declared : 4096;
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(initial);
+        var length = 0;
         try
         {
-            var node = JsonNode.Parse(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), documentOptions: new JsonDocumentOptions { MaxDepth = 64 });
+            int read;
+            while ((read = await context.Request.Body.ReadAsync(buffer.AsMemory(length), context.RequestAborted).ConfigureAwait(false)) > 0)
+            {
+                length += read;
+                if (length > MaxRequestBytes)
+                {
+                    throw new VaultException(413, "http: request body too large");
+                }
+
+                if (length == buffer.Length)
+                {
+                    var larger = System.Buffers.ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                    buffer.AsSpan(0, length).CopyTo(larger);
+                    System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+            }
+
+            return length == 0 ? [] : ParseObject(buffer.AsSpan(0, length));
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer, clearArray: true);
+        }
+    }
+
+    private static JsonObject ParseObject(ReadOnlySpan<byte> json)
+    {
+        try
+        {
+            var node = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { MaxDepth = 64 });
             return node as JsonObject ?? throw VaultException.BadRequest("failed to parse JSON input: the request body must be a JSON object");
         }
         catch (JsonException e)

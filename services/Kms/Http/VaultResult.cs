@@ -77,8 +77,9 @@ public sealed class VaultResult(int statusCode, JsonObject? body) : IResult
             Body.WriteTo(writer);
         }
 
-        httpContext.Response.ContentLength = buffer.WrittenCount + 1;
+        // Vault ends its JSON bodies with a newline; one write keeps it a single response chunk.
+        System.Buffers.BuffersExtensions.Write(buffer, "\n"u8);
+        httpContext.Response.ContentLength = buffer.WrittenCount;
         await httpContext.Response.Body.WriteAsync(buffer.WrittenMemory).ConfigureAwait(false);
-        await httpContext.Response.Body.WriteAsync("\n"u8.ToArray()).ConfigureAwait(false);
     }
 }
