@@ -35,9 +35,15 @@ public static class KmsExtensions
         app.MapAuthApi();
         app.MapTransitKeysApi();
         app.MapTransitDataApi();
-        app.Map("/v1/{**rest}", () => VaultResult.Error(405, "unsupported operation"));
+        app.Map("/v1/{**rest}", (string rest) => IsKnownMount(rest)
+            ? VaultResult.Error(405, "unsupported operation")
+            : VaultResult.Error(404, $"no handler for route \"{rest}\". route entry not found."));
         return app;
     }
+
+    /// <summary>Inside a mount Vault answers an unsupported method with 405; outside any mount with 404.</summary>
+    private static bool IsKnownMount(string path) =>
+        path.StartsWith("transit/", StringComparison.Ordinal) || path.StartsWith("sys/", StringComparison.Ordinal) || path.StartsWith("auth/token/", StringComparison.Ordinal);
 
     private static string? ListenAddressAtStartup(KmsSettings.CommandLine commandLine, ConfigurationManager configuration)
     {
