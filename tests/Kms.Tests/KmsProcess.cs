@@ -99,11 +99,20 @@ public sealed class KmsProcess : IDisposable
         _process.WaitForExit();
     }
 
+    /// <summary>SIGTERM and wait, so the service shuts down normally (dev mode removes its temporary store).</summary>
     public void Dispose()
     {
         if (!_process.HasExited)
         {
-            KillHard();
+            using (var term = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                term.WaitForExit();
+            }
+
+            if (!_process.WaitForExit(TimeSpan.FromSeconds(10)))
+            {
+                KillHard();
+            }
         }
 
         _process.Dispose();

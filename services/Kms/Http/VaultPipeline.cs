@@ -28,18 +28,14 @@ public sealed partial class VaultPipeline(RequestDelegate next, KmsRuntime runti
         }
 
         var path = rawPath[Prefix.Length..].TrimEnd('/');
+        var operation = OperationOf(context.Request);
         var request = new VaultRequest
         {
             RequestId = Guid.NewGuid().ToString(),
-            Path = path,
-            Operation = OperationOf(context.Request),
+            Path = operation == "list" ? path + "/" : path,
+            Operation = operation,
             RemoteAddress = context.Connection.RemoteIpAddress?.ToString(),
         };
-        if (request.Operation == "list")
-        {
-            request = new VaultRequest { RequestId = request.RequestId, Path = path + "/", Operation = "list", RemoteAddress = request.RemoteAddress };
-        }
-
         context.Features.Set(request);
         var audited = false;
         VaultResult result;
