@@ -57,6 +57,23 @@ public sealed class HostingTests : IDisposable
         Assert.True(health.Body!["sealed"]!.GetValue<bool>());
     }
 
+    [Fact]
+    public async Task Settings_can_come_from_configuration_keys_without_a_file()
+    {
+        var data = Directory.CreateDirectory(Path.Combine(_root, "cfg-data")).FullName;
+        var secrets = Directory.CreateDirectory(Path.Combine(_root, "cfg-secrets")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(secrets, "master.key"), Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)));
+        using var factory = new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactory<Program>().WithWebHostBuilder(b => b
+            .UseSetting("Kms:StoragePath", Path.Combine(data, "kms.db"))
+            .UseSetting("Kms:MasterKeyFile", Path.Combine(secrets, "master.key"))
+            .UseSetting("Kms:AuditPath", Path.Combine(data, "audit.log"))
+            .UseSetting("Kms:RootTokenFile", Path.Combine(secrets, "root")));
+        using var http = factory.CreateClient();
+        var token = await File.ReadAllTextAsync(Path.Combine(secrets, "root"));
+        Assert.Equal(200, (await VaultReply.Send(http, "POST", "transit/keys/from-config", token)).Status);
+        Assert.True(File.Exists(Path.Combine(data, "audit.log")));
+    }
+
     public void Dispose()
     {
         try

@@ -456,5 +456,6 @@ public sealed class TransitApiTests(KmsServerFixture server) : IClassFixture<Kms
         Assert.IsType<long>(reply.Body!["server_time_utc"]!.GetValue<long>());
         Assert.Equal(299, (await server.Send("GET", "sys/health?activecode=299", null)).Status);
         Assert.Equal(400, (await server.Send("GET", "sys/health?activecode=abc", null)).Status);
+        Assert.Equal(400, (await server.Send("GET", "sys/health?standbycode=x", null)).Status);
     }
 }

@@ -53,8 +53,11 @@ public static class KmsExtensions
             return KmsSettings.FromFile(configFile).ListenAddress;
         }
 
-        return commandLine.Dev || configuration.GetValue<bool>("Kms:Dev")
-            ? commandLine.DevListenAddress ?? configuration["Kms:DevListenAddress"] ?? "127.0.0.1:8200"
-            : null;
+        if (commandLine.Dev || configuration.GetValue<bool>("Kms:Dev"))
+        {
+            return commandLine.DevListenAddress ?? configuration["Kms:DevListenAddress"] ?? "127.0.0.1:8200";
+        }
+
+        return configuration["Kms:StoragePath"] is { Length: > 0 } ? configuration["Kms:ListenAddress"] ?? "127.0.0.1:8200" : null;
     }
 }
