@@ -19,15 +19,8 @@ public sealed class KmsProcess : IDisposable
 
     public int Id => _process.Id;
 
-    public static string BuiltDll(string project, string dll)
-    {
-        // tests/Kms.Tests/bin/<Configuration>/<tfm>/ → <repo>/<project>/bin/<Configuration>/<tfm>/<dll>
-        var baseDir = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        var tfm = baseDir.Name;
-        var configuration = baseDir.Parent!.Name;
-        var repo = baseDir.Parent!.Parent!.Parent!.Parent!.Parent!.FullName;
-        return Path.Combine(repo, project, "bin", configuration, tfm, dll);
-    }
+    /// <summary>The service and the CLI are project references, so their built apps sit beside the tests.</summary>
+    public static string BuiltDll(string dll) => Path.Combine(AppContext.BaseDirectory, dll);
 
     public static int FreePort()
     {
@@ -41,7 +34,7 @@ public sealed class KmsProcess : IDisposable
 
     public static async Task<KmsProcess> StartAsync(IReadOnlyList<string> arguments, int port, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var psi = new ProcessStartInfo("dotnet", [BuiltDll("services/Kms", "Pii.Kms.dll"), .. arguments])
+        var psi = new ProcessStartInfo("dotnet", [BuiltDll("Pii.Kms.dll"), .. arguments])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

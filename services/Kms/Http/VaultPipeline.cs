@@ -7,8 +7,9 @@ namespace Pii.Kms.Http;
 
 /// <summary>
 /// Everything Vault does around a handler, for every /v1 request, in Vault's order:
-/// body limit (413) → sealed check (503) → JSON parse (400) → audit the request → token and ACL check (403,
-/// with the encrypt existence check deciding create vs update) → handler → audit the response → write.
+/// sealed check (503) → body limit (413) and JSON parse (400) → resolve the token → audit the request →
+/// ACL check (403, with the encrypt existence check deciding create vs update) → handler → audit the response →
+/// write. <c>sys/health</c> skips all of it (unauthenticated, answers while sealed, not audited).
 /// If the audit device cannot write, the request fails with 500 "internal error" (fail closed).
 /// Unexpected exceptions become a 500 with no detail; nothing from the exception reaches the caller.
 /// </summary>
