@@ -17,8 +17,6 @@ public sealed class KmsProcess : IDisposable
 
     public Uri Address { get; }
 
-    public int Id => _process.Id;
-
     /// <summary>The service and the CLI are project references, so their built apps sit beside the tests.</summary>
     public static string BuiltDll(string dll) => Path.Combine(AppContext.BaseDirectory, dll);
 
