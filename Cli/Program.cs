@@ -1,6 +1,13 @@
 using System.CommandLine;
+using Pii.Cli.Commands;
 
 // Each verb group lives in Commands/<Group>Commands.cs and exposes Create().
 var root = new RootCommand("pii: field, key and stream tools for PiiAspire");
-root.Subcommands.Add(Pii.Cli.Commands.AuditCommands.Create());
-return root.Parse(args).Invoke();
+root.Subcommands.Add(KeywrapCommands.Create());
+root.Subcommands.Add(SivCommands.Create());
+root.Subcommands.Add(FieldCommands.Create());
+root.Subcommands.Add(BlindIndexCommands.Create());
+root.Subcommands.Add(AuditCommands.Create());
+root.Subcommands.Add(StreamCommands.Create());
+ParseResult parseResult = root.Parse(args);
+return parseResult.Errors.Count > 0 ? CommandRunner.ReportParseErrors(parseResult) : parseResult.Invoke();

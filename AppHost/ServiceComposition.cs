@@ -1,0 +1,26 @@
+using Pii.AppHost.Hosting;
+
+namespace Pii.AppHost;
+
+/// <summary>Which identity a FormApi process runs with (two resources, one project; issue 5).</summary>
+public enum FormApiInstance
+{
+    /// <summary>The public intake: may store new DNC rows, can never read them back.</summary>
+    Intake,
+
+    /// <summary>The authenticated back office: reads, reveals, key operations.</summary>
+    Backoffice,
+}
+
+public static class ServiceComposition
+{
+    public const string FormApiProject = "services/FormApi/FormApi.csproj";
+
+    /// <summary>A service project with an http endpoint; others wait for its <c>/health</c>.</summary>
+    public static ProjectResource AddService(this AppModel model, string name, string projectPath) =>
+        model.Add(new ProjectResource(model, name, projectPath)).WithHttpHealthCheck("/health");
+
+    /// <summary>FormApi as one of its two identities; the process learns which from <c>FormApi__Instance</c>.</summary>
+    public static ProjectResource AddFormApi(this AppModel model, string name, FormApiInstance instance) =>
+        model.AddService(name, FormApiProject).WithEnvironment("FormApi__Instance", instance.ToString().ToLowerInvariant());
+}

@@ -1,0 +1,13 @@
+using Pii.FormApi.Apis;
+using Pii.FormApi.Extensions;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults();
+builder.AddApplicationServices();
+
+var app = builder.Build();
+app.MapDefaultEndpoints();
+app.MapStatusApi();
+app.Run();
+
+public partial class Program;
