@@ -30,8 +30,8 @@ public static class AuditChain
 
     public static string HashLine(ReadOnlySpan<byte> lineWithoutNewline) => Convert.ToHexStringLower(SHA256.HashData(lineWithoutNewline));
 
-    /// <summary>Builds a line (without LF) from the previous hash and a serialized JSON object.</summary>
-    public static byte[] ComposeLine(string prevHash, ReadOnlySpan<byte> jsonObject)
+    /// <summary>Builds a line from the previous hash and a serialized JSON object (with its LF when asked).</summary>
+    public static byte[] ComposeLine(string prevHash, ReadOnlySpan<byte> jsonObject, bool trailingNewline = false)
     {
         ArgumentNullException.ThrowIfNull(prevHash);
         if (jsonObject.Length < 2 || jsonObject[0] != (byte)'{' || jsonObject[^1] != (byte)'}')
@@ -40,7 +40,7 @@ public static class AuditChain
         }
 
         var isEmpty = jsonObject.Length == 2;
-        var line = new byte[PrevHashPrefix.Length + 64 + 1 + (isEmpty ? 0 : 1) + jsonObject.Length - 1];
+        var line = new byte[PrevHashPrefix.Length + 64 + 1 + (isEmpty ? 0 : 1) + jsonObject.Length - 1 + (trailingNewline ? 1 : 0)];
         var span = line.AsSpan();
         PrevHashPrefix.CopyTo(span);
         var pos = PrevHashPrefix.Length;
@@ -52,6 +52,11 @@ public static class AuditChain
         }
 
         jsonObject[1..].CopyTo(span[pos..]);
+        if (trailingNewline)
+        {
+            span[^1] = (byte)'\n';
+        }
+
         return line;
     }
 

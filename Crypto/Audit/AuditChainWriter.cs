@@ -34,13 +34,10 @@ public sealed class AuditChainWriter : IDisposable
     {
         lock (_lock)
         {
-            var line = AuditChain.ComposeLine(_prevHash, jsonObject);
-            var withNewline = new byte[line.Length + 1];
-            line.CopyTo(withNewline, 0);
-            withNewline[^1] = (byte)'\n';
-            _file.Write(withNewline);
+            var line = AuditChain.ComposeLine(_prevHash, jsonObject, trailingNewline: true);
+            _file.Write(line);
             _file.Flush();
-            _prevHash = AuditChain.HashLine(line);
+            _prevHash = AuditChain.HashLine(line.AsSpan(0, line.Length - 1));
             return _prevHash;
         }
     }

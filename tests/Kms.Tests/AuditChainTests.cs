@@ -84,5 +84,26 @@ public sealed class AuditChainTests : IDisposable
         Assert.Equal(4, resumed.LinesVerified);
     }
 
+    [Fact]
+    public void Cli_verify_prints_the_line_count_or_the_first_bad_line_with_exit_codes_0_and_1()
+    {
+        var path = WriteLog(5);
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        Assert.Equal(0, Pii.Cli.Commands.AuditCommands.Verify(new FileInfo(path), output, error));
+        Assert.Contains("5 lines", output.ToString(), StringComparison.Ordinal);
+
+        var lines = File.ReadAllLines(path);
+        lines[1] = lines[1].Replace("\"n\":1", "\"n\":9", StringComparison.Ordinal);
+        File.WriteAllLines(path, lines);
+        using var output2 = new StringWriter();
+        using var error2 = new StringWriter();
+        Assert.Equal(1, Pii.Cli.Commands.AuditCommands.Verify(new FileInfo(path), output2, error2));
+        Assert.Contains("line 3", error2.ToString(), StringComparison.Ordinal);
+
+        var parsed = Pii.Cli.Commands.AuditCommands.Create().Parse(["verify", path]);
+        Assert.Empty(parsed.Errors);
+    }
+
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 }

@@ -69,6 +69,19 @@ public sealed class AuthAndPolicyTests(KmsServerFixture server) : IClassFixture<
     }
 
     [Fact]
+    public async Task Disable_upsert_makes_encrypt_to_a_missing_key_a_400()
+    {
+        using var isolated = new KmsServerFixture();
+        Assert.False((await isolated.AsRoot("GET", "transit/config/keys")).Data["disable_upsert"]!.GetValue<bool>());
+        var set = await isolated.AsRoot("POST", "transit/config/keys", new { disable_upsert = true });
+        Assert.True(set.Data["disable_upsert"]!.GetValue<bool>());
+        var reply = await isolated.AsRoot("POST", "transit/encrypt/not-there", new { plaintext = "aGk=" });
+        Assert.Equal(400, reply.Status);
+        Assert.Contains("encryption key not found", reply.Errors);
+        Assert.Equal(404, (await isolated.AsRoot("GET", "transit/keys/not-there")).Status);
+    }
+
+    [Fact]
     public async Task Token_create_rules_id_only_for_root_and_child_policies_subset()
     {
         var custom = "tok-" + Guid.NewGuid().ToString("N");

@@ -86,7 +86,7 @@ public sealed class CrashRecoveryTests : IDisposable
             await VerifyEverything(NewClient(kms.Address, rootTokenFile), createdKeys, issued);
         }
 
-        var verify = Process.Start(new ProcessStartInfo("dotnet", [KmsProcess.BuiltDll("Cli", "pii.dll"), "audit", "verify", auditPath]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var verify = Process.Start(new ProcessStartInfo("dotnet", [KmsProcess.BuiltDll("pii.dll"), "audit", "verify", auditPath]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
         var output = await verify.StandardOutput.ReadToEndAsync();
         var error = await verify.StandardError.ReadToEndAsync();
         await verify.WaitForExitAsync();

@@ -17,17 +17,8 @@ public sealed class KmsProcess : IDisposable
 
     public Uri Address { get; }
 
-    public int Id => _process.Id;
-
-    public static string BuiltDll(string project, string dll)
-    {
-        // tests/Kms.Tests/bin/<Configuration>/<tfm>/ → <repo>/<project>/bin/<Configuration>/<tfm>/<dll>
-        var baseDir = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        var tfm = baseDir.Name;
-        var configuration = baseDir.Parent!.Name;
-        var repo = baseDir.Parent!.Parent!.Parent!.Parent!.Parent!.FullName;
-        return Path.Combine(repo, project, "bin", configuration, tfm, dll);
-    }
+    /// <summary>The service and the CLI are project references, so their built apps sit beside the tests.</summary>
+    public static string BuiltDll(string dll) => Path.Combine(AppContext.BaseDirectory, dll);
 
     public static int FreePort()
     {
@@ -36,9 +27,12 @@ public sealed class KmsProcess : IDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    public static async Task<KmsProcess> StartAsync(string configFile, int port, IReadOnlyDictionary<string, string>? environment = null)
+    public static Task<KmsProcess> StartAsync(string configFile, int port, IReadOnlyDictionary<string, string>? environment = null) =>
+        StartAsync(["-config=" + configFile], port, environment);
+
+    public static async Task<KmsProcess> StartAsync(IReadOnlyList<string> arguments, int port, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var psi = new ProcessStartInfo("dotnet", [BuiltDll("services/Kms", "Pii.Kms.dll"), "-config=" + configFile])
+        var psi = new ProcessStartInfo("dotnet", [BuiltDll("Pii.Kms.dll"), .. arguments])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -96,11 +90,20 @@ public sealed class KmsProcess : IDisposable
         _process.WaitForExit();
     }
 
+    /// <summary>SIGTERM and wait, so the service shuts down normally (dev mode removes its temporary store).</summary>
     public void Dispose()
     {
         if (!_process.HasExited)
         {
-            KillHard();
+            using (var term = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                term.WaitForExit();
+            }
+
+            if (!_process.WaitForExit(TimeSpan.FromSeconds(10)))
+            {
+                KillHard();
+            }
         }
 
         _process.Dispose();

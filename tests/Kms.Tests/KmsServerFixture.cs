@@ -1,4 +1,3 @@
-using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Hosting;
@@ -114,6 +113,4 @@ public sealed record VaultReply(int Status, string Text, JsonNode? Body)
     public JsonNode Data => Body!["data"]!;
 
     public string[] Errors => [.. Body!["errors"]!.AsArray().Select(e => e!.GetValue<string>())];
-
-    public static MediaTypeHeaderValue Json => new("application/json");
 }

@@ -421,6 +421,31 @@ public sealed class TransitApiTests(KmsServerFixture server) : IClassFixture<Kms
     }
 
     [Fact]
+    public async Task Hmac_verify_mismatch_is_200_with_valid_false()
+    {
+        var key = await NewKey();
+        var hmac = (await server.AsRoot("POST", "transit/hmac/" + key, new { input = B64("abc") })).Data["hmac"]!.GetValue<string>();
+        var good = await server.AsRoot("POST", "transit/verify/" + key, new { input = B64("abc"), hmac });
+        Assert.Equal(200, good.Status);
+        Assert.True(good.Data["valid"]!.GetValue<bool>());
+        var bad = await server.AsRoot("POST", "transit/verify/" + key, new { input = B64("abd"), hmac });
+        Assert.Equal(200, bad.Status);
+        Assert.False(bad.Data["valid"]!.GetValue<bool>());
+        Assert.Equal(400, (await server.AsRoot("POST", "transit/verify/" + key, new { input = B64("abc"), hmac = "vault:v9:AAAA" })).Status);
+        var batch = await server.AsRoot("POST", "transit/verify/" + key, new { batch_input = new object[] { new { input = B64("abc"), hmac }, new { input = B64("x"), hmac } } });
+        Assert.True(batch.Data["batch_results"]![0]!["valid"]!.GetValue<bool>());
+        Assert.Null(batch.Data["batch_results"]![1]!["valid"]);
+    }
+
+    [Fact]
+    public async Task Unknown_paths_are_404_and_unsupported_methods_405()
+    {
+        Assert.Equal(404, (await server.AsRoot("GET", "nothing/here")).Status);
+        Assert.Equal(405, (await server.AsRoot("DELETE", "transit/encrypt/x")).Status);
+        Assert.Equal(405, (await server.AsRoot("GET", "transit/keys")).Status);
+    }
+
+    [Fact]
     public async Task Health_is_unauthenticated_bare_json()
     {
         var reply = await server.Send("GET", "sys/health", null);
@@ -431,5 +456,6 @@ public sealed class TransitApiTests(KmsServerFixture server) : IClassFixture<Kms
         Assert.IsType<long>(reply.Body!["server_time_utc"]!.GetValue<long>());
         Assert.Equal(299, (await server.Send("GET", "sys/health?activecode=299", null)).Status);
         Assert.Equal(400, (await server.Send("GET", "sys/health?activecode=abc", null)).Status);
+        Assert.Equal(400, (await server.Send("GET", "sys/health?standbycode=x", null)).Status);
     }
 }

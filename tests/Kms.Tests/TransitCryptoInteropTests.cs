@@ -10,34 +10,68 @@ namespace Pii.Kms.Tests;
 /// The vault:vN: format checked against an independent implementation (python3 `cryptography`: AESGCM, HKDF,
 /// HMAC) written from VAULT-TRANSIT.md §5, in both directions, for plain, derived and convergent keys.
 /// </summary>
-public sealed class TransitCryptoInteropTests
+public sealed class TransitCryptoInteropTests(TransitCryptoInteropTests.PythonVault python) : IClassFixture<TransitCryptoInteropTests.PythonVault>
 {
     private static readonly byte[] Key = Convert.FromHexString("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
     private static readonly byte[] HmacKey = Convert.FromHexString("202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f");
 
-    private const string PythonVault = """
+    private const string Script = """
         import base64, sys, json, hmac, hashlib, os
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
         from cryptography.hazmat.primitives.kdf.hkdf import HKDF
         from cryptography.hazmat.primitives import hashes
-        a = json.loads(sys.stdin.read())
-        key = bytes.fromhex(a["key"]); ctx = base64.b64decode(a["context"]) if a.get("context") else None
-        def derive(n): return HKDF(algorithm=hashes.SHA256(), length=n, salt=None, info=ctx).derive(key)
-        if a["op"] == "decrypt":
-            body = base64.b64decode(a["ciphertext"].split(":", 2)[2], validate=True)
-            k = derive(32) if ctx else key
-            aad = base64.b64decode(a["aad"]) if a.get("aad") else None
-            print(base64.b64encode(AESGCM(k).decrypt(body[:12], body[12:], aad)).decode())
-        elif a["op"] == "encrypt":
-            pt = base64.b64decode(a["plaintext"])
-            if a.get("convergent"):
-                full = derive(64); k = full[:32]; nonce = hmac.new(full[32:], pt, hashlib.sha256).digest()[:12]
-            else:
-                k = derive(32) if ctx else key; nonce = os.urandom(12)
-            print("vault:v1:" + base64.b64encode(nonce + AESGCM(k).encrypt(nonce, pt, None)).decode())
-        else:
-            print("vault:v1:" + base64.b64encode(hmac.new(bytes.fromhex(a["hmac_key"]), base64.b64decode(a["input"]), hashlib.sha256).digest()).decode())
+        def answer(a):
+            key = bytes.fromhex(a["key"]); ctx = base64.b64decode(a["context"]) if a.get("context") else None
+            def derive(n): return HKDF(algorithm=hashes.SHA256(), length=n, salt=None, info=ctx).derive(key)
+            if a["op"] == "decrypt":
+                body = base64.b64decode(a["ciphertext"].split(":", 2)[2], validate=True)
+                k = derive(32) if ctx else key
+                aad = base64.b64decode(a["aad"]) if a.get("aad") else None
+                return base64.b64encode(AESGCM(k).decrypt(body[:12], body[12:], aad)).decode()
+            if a["op"] == "encrypt":
+                pt = base64.b64decode(a["plaintext"])
+                if a.get("convergent"):
+                    full = derive(64); k = full[:32]; nonce = hmac.new(full[32:], pt, hashlib.sha256).digest()[:12]
+                else:
+                    k = derive(32) if ctx else key; nonce = os.urandom(12)
+                return "vault:v1:" + base64.b64encode(nonce + AESGCM(k).encrypt(nonce, pt, None)).decode()
+            return "vault:v1:" + base64.b64encode(hmac.new(bytes.fromhex(a["hmac_key"]), base64.b64decode(a["input"]), hashlib.sha256).digest()).decode()
+        for line in sys.stdin:
+            try:
+                print(json.dumps({"ok": answer(json.loads(line))}), flush=True)
+            except Exception as e:
+                print(json.dumps({"error": repr(e)}), flush=True)
         """;
+
+    /// <summary>One python3 process for the whole class, answering one JSON request per line.</summary>
+    public sealed class PythonVault : IDisposable
+    {
+        private readonly Process _process = Process.Start(new ProcessStartInfo("python3", ["-c", Script])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+        })!;
+
+        private readonly Lock _lock = new();
+
+        public string Call(object args)
+        {
+            lock (_lock)
+            {
+                _process.StandardInput.WriteLine(System.Text.Json.JsonSerializer.Serialize(args));
+                _process.StandardInput.Flush();
+                var reply = System.Text.Json.Nodes.JsonNode.Parse(_process.StandardOutput.ReadLine() ?? throw new InvalidOperationException("python3 exited"))!;
+                return reply["ok"]?.GetValue<string>() ?? throw new InvalidOperationException("python3: " + reply["error"]);
+            }
+        }
+
+        public void Dispose()
+        {
+            _process.StandardInput.Close();
+            _process.WaitForExit();
+            _process.Dispose();
+        }
+    }
 
     private static TransitPolicy Policy(bool derived = false, bool convergent = false) => new()
     {
@@ -51,18 +85,7 @@ public sealed class TransitCryptoInteropTests
         Versions = ImmutableSortedDictionary<int, KeyVersion>.Empty.Add(1, new KeyVersion(1, Key, HmacKey, 0, convergent ? 3 : 0)),
     };
 
-    private static string Python(object args)
-    {
-        var psi = new ProcessStartInfo("python3", ["-c", PythonVault]) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        using var process = Process.Start(psi)!;
-        process.StandardInput.Write(System.Text.Json.JsonSerializer.Serialize(args));
-        process.StandardInput.Close();
-        var output = process.StandardOutput.ReadToEnd();
-        var error = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, error);
-        return output.Trim();
-    }
+    private string Python(object args) => python.Call(args);
 
     [Theory]
     [InlineData("")]

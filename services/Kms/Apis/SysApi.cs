@@ -11,6 +11,8 @@ public static class SysApi
     public const string Version = "1.15.0+pii-kms";
     private static readonly string[] Write = ["POST", "PUT"];
     private static readonly string ClusterId = Guid.NewGuid().ToString();
+    private static readonly string[] OverrideCodes =
+        ["activecode", "standbycode", "sealedcode", "uninitcode", "drsecondarycode", "performancestandbycode", "haunhealthycode", "removedcode"];
 
     public static IEndpointRouteBuilder MapSysApi(this IEndpointRouteBuilder app)
     {
@@ -42,6 +44,12 @@ public static class SysApi
         int status;
         try
         {
+            // Every override is validated even though this single active node only ever uses two of them.
+            foreach (var name in OverrideCodes)
+            {
+                Code(name, 0);
+            }
+
             status = runtime.IsSealed ? Code("sealedcode", 503) : Code("activecode", 200);
         }
         catch (VaultException e)

@@ -25,6 +25,8 @@ public static class TransitDataApi
         transit.MapMethods("/datakey/{type}/{name}", Write, DataKey);
         transit.MapMethods("/hmac/{name}", Write, (string name, HttpContext c, KmsRuntime r) => Hmac(name, null, c, r));
         transit.MapMethods("/hmac/{name}/{algorithm}", Write, Hmac);
+        transit.MapMethods("/verify/{name}", Write, (string name, HttpContext c, KmsRuntime r) => Verify(name, null, c, r));
+        transit.MapMethods("/verify/{name}/{algorithm}", Write, Verify);
         return app;
     }
 
@@ -41,7 +43,7 @@ public static class TransitDataApi
         var policy = runtime.Keys.Find(name);
         if (policy is null)
         {
-            if (request.Operation != "create")
+            if (request.Operation != "create" || runtime.Keys.DisableUpsert)
             {
                 throw VaultException.BadRequest("encryption key not found");
             }
@@ -225,6 +227,58 @@ public static class TransitDataApi
         }
 
         return VaultResult.Data(request, new JsonObject { ["batch_results"] = results });
+    }
+
+    /// <summary>HMAC verification (<c>input</c> + <c>hmac</c>): a mismatch is 200 with <c>valid: false</c>, not an error.</summary>
+    public static VaultResult Verify(string name, string? algorithm, HttpContext context, KmsRuntime runtime)
+    {
+        var request = context.Vault();
+        var f = new RequestFields(request, "input", "hmac", "signature", "hash_algorithm", "algorithm", "batch_input", "context");
+        var algo = algorithm ?? f.GetString("hash_algorithm") ?? f.GetString("algorithm") ?? "sha2-256";
+        var policy = runtime.Keys.Find(name) ?? throw VaultException.BadRequest("encryption key not found");
+        var batch = BatchItems(f, null);
+        if (batch is null)
+        {
+            if (f.Has("signature"))
+            {
+                throw VaultException.BadRequest("message verification not supported for key type aes256-gcm96");
+            }
+
+            var hmac = f.GetString("hmac") ?? throw VaultException.BadRequest("missing hmac value to verify");
+            var input = f.GetBase64("input") ?? throw VaultException.BadRequest("missing input to verify");
+            return VaultResult.Data(request, new JsonObject { ["valid"] = VerifyHmac(policy, algo, input, hmac) });
+        }
+
+        var results = new JsonArray();
+        foreach (var item in batch)
+        {
+            var reference = item.StrictString("reference") ?? "";
+            try
+            {
+                var hmac = item.StrictString("hmac") ?? throw VaultException.BadRequest("missing hmac value to verify");
+                var input = Decode(item.StrictString("input") ?? throw VaultException.BadRequest("missing input to verify"), "input")!;
+                var result = new JsonObject { ["reference"] = reference };
+                if (VerifyHmac(policy, algo, input, hmac))
+                {
+                    result["valid"] = true;
+                }
+
+                results.Add(result);
+            }
+            catch (VaultException e) when (e.StatusCode == 400)
+            {
+                results.Add(new JsonObject { ["error"] = e.Message, ["reference"] = reference });
+            }
+        }
+
+        return VaultResult.Data(request, new JsonObject { ["batch_results"] = results });
+    }
+
+    private static bool VerifyHmac(TransitPolicy policy, string algorithm, byte[] input, string hmac)
+    {
+        var (version, _) = TransitCrypto.ParseVersioned(policy, hmac, "hmac");
+        var expected = TransitCrypto.Hmac(policy, version, algorithm, input);
+        return CryptographicOperations.FixedTimeEquals(System.Text.Encoding.ASCII.GetBytes(expected), System.Text.Encoding.ASCII.GetBytes(hmac));
     }
 
     private static (string Ciphertext, int Version) EncryptOne(TransitPolicy policy, string plaintextBase64, byte[]? context, byte[]? nonce, byte[]? associatedData, int keyVersion)

@@ -22,6 +22,9 @@ public static class TransitKeysApi
         keys.MapMethods("/{name}/config", Write, Config);
         keys.MapMethods("/{name}/rotate", Write, Rotate);
         keys.MapMethods("/{name}/trim", Write, Trim);
+        var config = app.MapGroup("/v1/transit/config/keys");
+        config.MapGet("", ReadMountConfig);
+        config.MapMethods("", Write, WriteMountConfig);
         return app;
     }
 
@@ -104,6 +107,21 @@ public static class TransitKeysApi
         var request = context.Vault();
         var f = new RequestFields(request, "min_available_version");
         return VaultResult.Data(request, KeyInfo(runtime.Keys.Trim(name, f.GetInt("min_available_version"))));
+    }
+
+    public static VaultResult ReadMountConfig(HttpContext context, KmsRuntime runtime) =>
+        VaultResult.Data(context.Vault(), new JsonObject { ["disable_upsert"] = runtime.Keys.DisableUpsert });
+
+    public static VaultResult WriteMountConfig(HttpContext context, KmsRuntime runtime)
+    {
+        var request = context.Vault();
+        var f = new RequestFields(request, "disable_upsert");
+        if (f.GetBool("disable_upsert") is { } disabled)
+        {
+            runtime.Keys.SetDisableUpsert(disabled);
+        }
+
+        return ReadMountConfig(context, runtime);
     }
 
     /// <summary>Vault's read-key <c>data</c>, field names and JSON types exactly as Vault returns them.</summary>

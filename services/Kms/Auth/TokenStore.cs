@@ -11,7 +11,7 @@ public sealed record TokenEntry(string Hash, string Accessor, List<string> Polic
     public bool IsRoot => Policies.Contains("root");
 }
 
-/// <summary>Issues and resolves tokens. Lookups hash the presented token and compare hashes in constant time.</summary>
+/// <summary>Issues and resolves tokens. Only SHA-256 digests are kept; a presented token is hashed, then looked up.</summary>
 public sealed class TokenStore(KmsStore store, TimeProvider time)
 {
     private readonly ConcurrentDictionary<string, TokenEntry> _byHash = new(StringComparer.Ordinal);
@@ -46,14 +46,9 @@ public sealed class TokenStore(KmsStore store, TimeProvider time)
             return null;
         }
 
-        var hash = HashToken(token);
-        if (!_byHash.TryGetValue(hash, out var entry))
-        {
-            return null;
-        }
-
-        // The dictionary matched by hash; the fixed-time compare keeps the final equality check free of early exits.
-        if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(hash), Encoding.ASCII.GetBytes(entry.Hash)))
+        // Lookup is by SHA-256 digest, never by token text: timing of the digest comparison tells an attacker nothing
+        // they can steer toward a valid token (a preimage would be needed), so no fixed-time compare is required here.
+        if (!_byHash.TryGetValue(HashToken(token), out var entry))
         {
             return null;
         }

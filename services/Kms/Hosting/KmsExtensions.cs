@@ -35,9 +35,15 @@ public static class KmsExtensions
         app.MapAuthApi();
         app.MapTransitKeysApi();
         app.MapTransitDataApi();
-        app.Map("/v1/{**rest}", () => VaultResult.Error(405, "unsupported operation"));
+        app.Map("/v1/{**rest}", (string rest) => IsKnownMount(rest)
+            ? VaultResult.Error(405, "unsupported operation")
+            : VaultResult.Error(404, $"no handler for route \"{rest}\". route entry not found."));
         return app;
     }
+
+    /// <summary>Inside a mount Vault answers an unsupported method with 405; outside any mount with 404.</summary>
+    private static bool IsKnownMount(string path) =>
+        path.StartsWith("transit/", StringComparison.Ordinal) || path.StartsWith("sys/", StringComparison.Ordinal) || path.StartsWith("auth/token/", StringComparison.Ordinal);
 
     private static string? ListenAddressAtStartup(KmsSettings.CommandLine commandLine, ConfigurationManager configuration)
     {
@@ -47,8 +53,11 @@ public static class KmsExtensions
             return KmsSettings.FromFile(configFile).ListenAddress;
         }
 
-        return commandLine.Dev || configuration.GetValue<bool>("Kms:Dev")
-            ? commandLine.DevListenAddress ?? configuration["Kms:DevListenAddress"] ?? "127.0.0.1:8200"
-            : null;
+        if (commandLine.Dev || configuration.GetValue<bool>("Kms:Dev"))
+        {
+            return commandLine.DevListenAddress ?? configuration["Kms:DevListenAddress"] ?? "127.0.0.1:8200";
+        }
+
+        return configuration["Kms:StoragePath"] is { Length: > 0 } ? configuration["Kms:ListenAddress"] ?? "127.0.0.1:8200" : null;
     }
 }

@@ -73,6 +73,11 @@ public sealed partial class KmsRuntime : IDisposable
     {
         Audit?.Dispose();
         Store.Dispose();
+        if (Settings.Dev)
+        {
+            // Dev mode's store is temporary by definition, like `vault server -dev`'s in-memory storage.
+            Directory.Delete(Path.GetDirectoryName(Settings.StoragePath)!, recursive: true);
+        }
     }
 
     private void Bootstrap(KmsSettings settings, ILogger logger)

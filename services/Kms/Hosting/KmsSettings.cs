@@ -19,6 +19,9 @@ public sealed record BootstrapToken(string File, IReadOnlyList<string> Policies)
 ///   "auto_rotate_check_seconds": 60 }                     // optional
 /// </code>
 /// ASPNETCORE_URLS (or the <c>urls</c> setting) wins over the listener address.
+/// Without a file, the same settings may come from IConfiguration (e.g. env <c>Kms__StoragePath</c>):
+/// <c>Kms:ListenAddress</c>, <c>Kms:StoragePath</c>, <c>Kms:MasterKeyFile</c> | <c>Kms:MasterKeyEnv</c>,
+/// <c>Kms:AuditPath</c>, <c>Kms:RootTokenFile</c>, <c>Kms:PoliciesDir</c>.
 /// </summary>
 public sealed record KmsSettings
 {
@@ -94,12 +97,26 @@ public sealed record KmsSettings
             };
         }
 
-        if (configFile is null)
+        if (configFile is not null)
         {
-            throw new InvalidOperationException("Start the key service with -dev or -config=PATH (or set Kms:ConfigFile).");
+            return FromFile(configFile);
         }
 
-        return FromFile(configFile);
+        if (configuration["Kms:StoragePath"] is { Length: > 0 } storagePath)
+        {
+            return new KmsSettings
+            {
+                ListenAddress = configuration["Kms:ListenAddress"] ?? "127.0.0.1:8200",
+                StoragePath = storagePath,
+                MasterKeyFile = configuration["Kms:MasterKeyFile"],
+                MasterKeyEnv = configuration["Kms:MasterKeyEnv"],
+                AuditPath = configuration["Kms:AuditPath"],
+                RootTokenFile = configuration["Kms:RootTokenFile"],
+                PoliciesDir = configuration["Kms:PoliciesDir"],
+            };
+        }
+
+        throw new InvalidOperationException("Start the key service with -dev or -config=PATH (or set Kms:ConfigFile or Kms:StoragePath).");
     }
 
     public static KmsSettings FromFile(string path)

@@ -7,8 +7,9 @@ namespace Pii.Kms.Http;
 
 /// <summary>
 /// Everything Vault does around a handler, for every /v1 request, in Vault's order:
-/// body limit (413) → sealed check (503) → JSON parse (400) → audit the request → token and ACL check (403,
-/// with the encrypt existence check deciding create vs update) → handler → audit the response → write.
+/// sealed check (503) → body limit (413) and JSON parse (400) → resolve the token → audit the request →
+/// ACL check (403, with the encrypt existence check deciding create vs update) → handler → audit the response →
+/// write. <c>sys/health</c> skips all of it (unauthenticated, answers while sealed, not audited).
 /// If the audit device cannot write, the request fails with 500 "internal error" (fail closed).
 /// Unexpected exceptions become a 500 with no detail; nothing from the exception reaches the caller.
 /// </summary>
@@ -28,18 +29,14 @@ public sealed partial class VaultPipeline(RequestDelegate next, KmsRuntime runti
         }
 
         var path = rawPath[Prefix.Length..].TrimEnd('/');
+        var operation = OperationOf(context.Request);
         var request = new VaultRequest
         {
             RequestId = Guid.NewGuid().ToString(),
-            Path = path,
-            Operation = OperationOf(context.Request),
+            Path = operation == "list" ? path + "/" : path,
+            Operation = operation,
             RemoteAddress = context.Connection.RemoteIpAddress?.ToString(),
         };
-        if (request.Operation == "list")
-        {
-            request = new VaultRequest { RequestId = request.RequestId, Path = path + "/", Operation = "list", RemoteAddress = request.RemoteAddress };
-        }
-
         context.Features.Set(request);
         var audited = false;
         VaultResult result;
@@ -167,27 +164,42 @@ public sealed partial class VaultPipeline(RequestDelegate next, KmsRuntime runti
             throw new VaultException(413, "http: request body too large");
         }
 
-        using var buffer = new MemoryStream();
-        var chunk = new byte[16 * 1024];
-        int read;
-        while ((read = await context.Request.Body.ReadAsync(chunk, context.RequestAborted).ConfigureAwait(false)) > 0)
-        {
-            if (buffer.Length + read > MaxRequestBytes)
-            {
-                throw new VaultException(413, "http: request body too large");
-            }
-
-            buffer.Write(chunk, 0, read);
-        }
-
-        if (buffer.Length == 0)
-        {
-            return [];
-        }
-
+        var initial = context.Request.ContentLength is { } declared && declared > 0 ? (int)declared : 4096;
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(initial);
+        var length = 0;
         try
         {
-            var node = JsonNode.Parse(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), documentOptions: new JsonDocumentOptions { MaxDepth = 64 });
+            int read;
+            while ((read = await context.Request.Body.ReadAsync(buffer.AsMemory(length), context.RequestAborted).ConfigureAwait(false)) > 0)
+            {
+                length += read;
+                if (length > MaxRequestBytes)
+                {
+                    throw new VaultException(413, "http: request body too large");
+                }
+
+                if (length == buffer.Length)
+                {
+                    var larger = System.Buffers.ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                    buffer.AsSpan(0, length).CopyTo(larger);
+                    System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+            }
+
+            return length == 0 ? [] : ParseObject(buffer.AsSpan(0, length));
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer, clearArray: true);
+        }
+    }
+
+    private static JsonObject ParseObject(ReadOnlySpan<byte> json)
+    {
+        try
+        {
+            var node = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { MaxDepth = 64 });
             return node as JsonObject ?? throw VaultException.BadRequest("failed to parse JSON input: the request body must be a JSON object");
         }
         catch (JsonException e)

@@ -11,9 +11,9 @@ public sealed class VaultResult(int statusCode, JsonObject? body) : IResult
     /// <summary>Vault (Go) does not escape '+' or '/' in base64; the relaxed encoder keeps responses byte-compatible.</summary>
     public static readonly System.Text.Json.JsonWriterOptions JsonOutput = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    public int StatusCode { get; private set; } = statusCode;
+    public int StatusCode { get; } = statusCode;
 
-    public JsonObject? Body { get; private set; } = body;
+    public JsonObject? Body { get; } = body;
 
     /// <summary>Success envelope with everything under <c>data</c>.</summary>
     public static VaultResult Data(VaultRequest request, JsonObject? data, int statusCode = 200, JsonObject? auth = null, string mountType = "transit")
@@ -39,13 +39,6 @@ public sealed class VaultResult(int statusCode, JsonObject? body) : IResult
         new(statusCode, new JsonObject { ["errors"] = new JsonArray([.. errors.Select(e => (JsonNode)e)]) });
 
     public static VaultResult Raw(int statusCode, JsonObject body) => new(statusCode, body);
-
-    public void ReplaceWith(VaultResult other)
-    {
-        ArgumentNullException.ThrowIfNull(other);
-        StatusCode = other.StatusCode;
-        Body = other.Body;
-    }
 
     /// <summary>Inside the pipeline the result is only recorded; the pipeline writes it after auditing.</summary>
     public Task ExecuteAsync(HttpContext httpContext)
@@ -77,8 +70,9 @@ public sealed class VaultResult(int statusCode, JsonObject? body) : IResult
             Body.WriteTo(writer);
         }
 
-        httpContext.Response.ContentLength = buffer.WrittenCount + 1;
+        // Vault ends its JSON bodies with a newline; one write keeps it a single response chunk.
+        System.Buffers.BuffersExtensions.Write(buffer, "\n"u8);
+        httpContext.Response.ContentLength = buffer.WrittenCount;
         await httpContext.Response.Body.WriteAsync(buffer.WrittenMemory).ConfigureAwait(false);
-        await httpContext.Response.Body.WriteAsync("\n"u8.ToArray()).ConfigureAwait(false);
     }
 }

@@ -87,6 +87,20 @@ public sealed class KmsStore : IDisposable
         }
     }
 
+    /// <summary>A non-secret setting (e.g. the transit mount's disable_upsert), null when never written.</summary>
+    public string? GetSetting(string name)
+    {
+        var value = ReadBlob("SELECT value FROM meta WHERE name = $n", ("$n", "setting:" + name));
+        return value is null ? null : System.Text.Encoding.UTF8.GetString(value);
+    }
+
+    public void SaveSetting(string name, string value) => WriteInTransaction(cmd =>
+    {
+        cmd.CommandText = "INSERT INTO meta (name, value) VALUES ($n, $v) ON CONFLICT(name) DO UPDATE SET value = excluded.value";
+        cmd.Parameters.AddWithValue("$n", "setting:" + name);
+        cmd.Parameters.AddWithValue("$v", System.Text.Encoding.UTF8.GetBytes(value));
+    });
+
     public IReadOnlyList<TransitPolicy> LoadKeys()
     {
         var sealer = Sealer;

@@ -67,9 +67,16 @@ public sealed class MasterKeySealer : IDisposable
         }
 
         var buffer = new byte[48];
-        if (Convert.TryFromBase64String(trimmed, buffer, out var written) && written == 32)
+        try
         {
-            return buffer[..32];
+            if (Convert.TryFromBase64String(trimmed, buffer, out var written) && written == 32)
+            {
+                return buffer[..32];
+            }
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(buffer);
         }
 
         throw new FormatException("The master key must be 32 bytes, written as 64 hex characters or base64.");

@@ -20,11 +20,27 @@ public sealed class KeyRing(KmsStore store, TimeProvider time)
     private readonly ConcurrentDictionary<string, TransitPolicy> _keys = new(StringComparer.Ordinal);
     private readonly Lock _writeLock = new();
 
+    private const string DisableUpsertSetting = "transit/config/keys/disable_upsert";
+
     public void Load()
     {
         foreach (var policy in store.LoadKeys())
         {
             _keys[policy.Name] = policy;
+        }
+
+        DisableUpsert = store.GetSetting(DisableUpsertSetting) == "true";
+    }
+
+    /// <summary>Vault's <c>transit/config/keys</c> switch: when set, encrypt never creates a missing key.</summary>
+    public bool DisableUpsert { get; private set; }
+
+    public void SetDisableUpsert(bool disabled)
+    {
+        lock (_writeLock)
+        {
+            store.SaveSetting(DisableUpsertSetting, disabled ? "true" : "false");
+            DisableUpsert = disabled;
         }
     }
 
