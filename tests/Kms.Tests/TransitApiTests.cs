@@ -311,7 +311,7 @@ public sealed class TransitApiTests(KmsServerFixture server) : IClassFixture<Kms
         Assert.Equal(400, mixed.Status);
         Assert.Contains("context should be set either in all the request blocks or in none", mixed.Errors);
         var stringVersion = await server.AsRoot("POST", "transit/encrypt/" + key, new { batch_input = new object[] { new { plaintext = "", key_version = "1" } } });
-        Assert.Equal(500, stringVersion.Status);
+        Assert.Equal(400, stringVersion.Status);
         Assert.Contains("failed to parse batch input", stringVersion.Errors[0], StringComparison.Ordinal);
     }
 

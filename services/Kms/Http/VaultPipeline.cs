@@ -72,8 +72,9 @@ public sealed partial class VaultPipeline(RequestDelegate next, KmsRuntime runti
         }
         catch (BatchParseException e)
         {
-            // Vault returns undecodable batch items as a bare error, which its generic mapping turns into a 500.
-            result = VaultResult.Error(500, "failed to parse batch input: " + e.Message);
+            // Vault answers undecodable batch items with a bare error (500). Bad input is the caller's fault, and our
+            // rule is a 4xx for it; the body keeps Vault's message so clients matching on it still work.
+            result = VaultResult.Error(400, "failed to parse batch input: " + e.Message);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
