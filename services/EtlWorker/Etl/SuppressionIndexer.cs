@@ -30,7 +30,8 @@ public enum ContactKind
 public sealed class SuppressionIndexer(HttpClient http, TransitClientOptions transit, string keyName)
 {
     public const int IndexSize = 32;
-    private const int MaxItemsPerCall = 2000;
+    private const int MaxItemsPerCall = 1000;
+    private const int ConcurrentCalls = 4;
     private static readonly byte[] ProbeInput = Encoding.ASCII.GetBytes("PiiAspire/suppression/version-probe");
     private readonly string? _token = transit.ResolveToken();
 
@@ -50,13 +51,16 @@ public sealed class SuppressionIndexer(HttpClient http, TransitClientOptions tra
         return TransitClient.VersionOf(data["hmac"]!.GetValue<string>());
     }
 
-    /// <summary>Indexes of already normalized values, in order.</summary>
+    /// <summary>Indexes of already normalized values, in order: calls of up to 1,000 items, up to 4 at a time.</summary>
     public async Task<IReadOnlyList<byte[]>> ComputeAsync(IReadOnlyList<(ContactKind Kind, string Normalized)> values, int keyVersion, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(values);
-        var indexes = new List<byte[]>(values.Count);
-        for (var start = 0; start < values.Count; start += MaxItemsPerCall)
+        var indexes = new byte[values.Count][];
+        var chunks = Enumerable.Range(0, (values.Count + MaxItemsPerCall - 1) / MaxItemsPerCall);
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = ConcurrentCalls, CancellationToken = cancellationToken };
+        await Parallel.ForEachAsync(chunks, parallel, async (chunk, ct) =>
         {
+            var start = chunk * MaxItemsPerCall;
             var count = Math.Min(MaxItemsPerCall, values.Count - start);
             var batch = new JsonArray();
             for (var i = start; i < start + count; i++)
@@ -64,24 +68,23 @@ public sealed class SuppressionIndexer(HttpClient http, TransitClientOptions tra
                 batch.Add(new JsonObject { ["input"] = Convert.ToBase64String(Input(values[i].Kind, values[i].Normalized)) });
             }
 
-            var data = await SendAsync(new JsonObject { ["key_version"] = keyVersion, ["batch_input"] = batch }, cancellationToken).ConfigureAwait(false);
+            var data = await SendAsync(new JsonObject { ["key_version"] = keyVersion, ["batch_input"] = batch }, ct).ConfigureAwait(false);
             var results = data["batch_results"]?.AsArray() ?? throw new MalformedInputException("The key service's HMAC answer has no batch_results.");
             if (results.Count != count)
             {
                 throw new MalformedInputException("The key service returned a different number of HMACs than it was sent.");
             }
 
-            foreach (var result in results)
+            for (var i = 0; i < count; i++)
             {
-                if (result?["error"]?.GetValue<string>() is { Length: > 0 } error)
+                if (results[i]?["error"]?.GetValue<string>() is { Length: > 0 } error)
                 {
                     throw TransitClient.MapError(400, [error]);
                 }
 
-                indexes.Add(Decode(result!["hmac"]!.GetValue<string>(), keyVersion));
+                indexes[start + i] = Decode(results[i]!["hmac"]!.GetValue<string>(), keyVersion);
             }
-        }
-
+        }).ConfigureAwait(false);
         return indexes;
     }
 

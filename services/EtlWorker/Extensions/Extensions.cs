@@ -60,8 +60,11 @@ internal static class Extensions
         {
             await store.MigrateAsync(CancellationToken.None);
             var printer = command.Print ? new RowPrinter(Console.Out, command.Reveal) : null;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             var result = await pass.RunAsync(printer, CancellationToken.None);
-            await Console.Error.WriteLineAsync($"etl: {result.Read} read, {result.Loaded} loaded, {result.Quarantined} quarantined, {result.Erased} erasures applied");
+            var seconds = clock.Elapsed.TotalSeconds;
+            await Console.Error.WriteLineAsync(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"etl: {result.Read} read, {result.Loaded} loaded, {result.Quarantined} quarantined, {result.Erased} erasures applied in {seconds:F2} s ({result.Read / Math.Max(seconds, 1e-6):F0} rows/s)"));
             return 0;
         }
         catch (Exception e) when (e is not OutOfMemoryException)
