@@ -27,6 +27,8 @@ internal static class Extensions
         var transit = new TransitClientOptions { Address = new Uri(address.EndsWith('/') ? address : address + "/"), Token = configuration["VAULT_TOKEN"] };
 
         builder.Services.AddKeyServiceClient(configuration);
+        // Batches of unwraps and HMACs take longer than the 5 s health-check client allows on a loaded machine.
+        builder.Services.AddHttpClient(KeyServiceBatchClient, client => client.Timeout = TimeSpan.FromSeconds(60));
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(new SourceReader(dnc));
@@ -75,6 +77,8 @@ internal static class Extensions
         }
     }
 
+    private const string KeyServiceBatchClient = "vault-batch";
+
     private static HttpClient KeyServiceHttp(IServiceProvider services) =>
-        services.GetRequiredService<IHttpClientFactory>().CreateClient(DependencyChecks.KeyServiceClient);
+        services.GetRequiredService<IHttpClientFactory>().CreateClient(KeyServiceBatchClient);
 }
