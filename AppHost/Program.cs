@@ -6,7 +6,7 @@ using var host = AppHostRunner.Parse(args);
 var model = host.TryCreateModel();
 if (model is null) return 1;
 
-var vault = model.AddKeyService("vault").AddTransitKey("dnc").AddTransitKey("documents").AddTransitKey("backups");
+var vault = model.AddKeyService("vault").AddTransitKey("dnc").AddTransitKey("documents").AddTransitKey("backups").AddTransitKey("suppression-index");
 var postgres = model.AddPostgres("postgres");
 var records = postgres.AddDatabase("records");
 var analytics = postgres.AddDatabase("analytics");

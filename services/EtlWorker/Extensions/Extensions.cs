@@ -1,5 +1,9 @@
 using MySql.Data.MySqlClient;
 using Npgsql;
+using Pii.Crypto.Keys;
+using Pii.Crypto.Transit;
+using Pii.EtlWorker.Auth;
+using Pii.EtlWorker.Etl;
 using Pii.ServiceDefaults.Data;
 using Pii.Services.Shared;
 
@@ -7,16 +11,74 @@ namespace Pii.EtlWorker.Extensions;
 
 internal static class Extensions
 {
-    /// <summary>Its source (ConnectionStrings:dnc, read-only), its target (ConnectionStrings:analytics), the key service.</summary>
-    public static void AddApplicationServices(this IHostApplicationBuilder builder)
+    /// <summary>
+    /// Its source (ConnectionStrings:dnc, read-only), its target (ConnectionStrings:analytics), the key service
+    /// (VAULT_ADDR / services:vault:http:0 and VAULT_TOKEN, a decrypt-and-HMAC-only token), the dialer's key hash.
+    /// The background loop runs only when the worker serves; <c>--once</c> runs one pass instead.
+    /// </summary>
+    public static void AddApplicationServices(this IHostApplicationBuilder builder, EtlCommandLine command)
     {
         MySqlCharsetShim.Apply();
-        var dnc = builder.Configuration.GetConnectionString("dnc") ?? throw new InvalidOperationException("ConnectionStrings:dnc is not set.");
-        var analytics = builder.Configuration.GetConnectionString("analytics") ?? throw new InvalidOperationException("ConnectionStrings:analytics is not set.");
-        builder.Services.AddKeyServiceClient(builder.Configuration);
+        var configuration = builder.Configuration;
+        var dnc = configuration.GetConnectionString("dnc") ?? throw new InvalidOperationException("ConnectionStrings:dnc is not set.");
+        var analytics = configuration.GetConnectionString("analytics") ?? throw new InvalidOperationException("ConnectionStrings:analytics is not set.");
+        var options = configuration.GetSection(EtlOptions.Section).Get<EtlOptions>() ?? new EtlOptions();
+        var address = DependencyChecks.KeyServiceAddress(configuration).ToString();
+        var transit = new TransitClientOptions { Address = new Uri(address.EndsWith('/') ? address : address + "/"), Token = configuration["VAULT_TOKEN"] };
+
+        builder.Services.AddKeyServiceClient(configuration);
+        // Batches of unwraps and HMACs take longer than the 5 s health-check client allows on a loaded machine.
+        builder.Services.AddHttpClient(KeyServiceBatchClient, client => client.Timeout = TimeSpan.FromSeconds(60));
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(new SourceReader(dnc));
+        builder.Services.AddSingleton(new SuppressionStore(analytics));
+        builder.Services.AddSingleton<SourceDekStore>();
+        builder.Services.AddSingleton(s => new BatchUnwrapKek(new TransitClient(KeyServiceHttp(s), transit), options.KekName));
+        builder.Services.AddSingleton(s => new DekManager(s.GetRequiredService<BatchUnwrapKek>(), s.GetRequiredService<SourceDekStore>(),
+            new DekPolicy { CacheCapacity = options.DekCacheCapacity, CacheTimeToLive = options.DekCacheTimeToLive }));
+        builder.Services.AddSingleton<RowDecryptor>();
+        builder.Services.AddSingleton(s => new SuppressionIndexer(KeyServiceHttp(s), transit, options.IndexKeyName));
+        builder.Services.AddSingleton<EtlMetrics>();
+        builder.Services.AddSingleton<EtlPass>();
+        builder.Services.AddSingleton<ApiKeyRoles>();
+        if (!command.Once)
+        {
+            builder.Services.AddHostedService<EtlBackgroundService>();
+        }
+
         builder.Services.AddHealthChecks()
             .AddDatabaseCheck("mysql", () => new MySqlConnection(dnc))
             .AddDatabaseCheck("postgres", () => new NpgsqlConnection(analytics))
             .AddKeyServiceCheck();
     }
+
+    /// <summary><c>--once</c>: migrate, run one pass (printing its rows with <c>--print</c>), report, exit 0 or 1.</summary>
+    public static async Task<int> RunOnceAsync(this WebApplication app, EtlCommandLine command)
+    {
+        var store = app.Services.GetRequiredService<SuppressionStore>();
+        var pass = app.Services.GetRequiredService<EtlPass>();
+        try
+        {
+            await store.MigrateAsync(CancellationToken.None);
+            var printer = command.Print ? new RowPrinter(Console.Out, command.Reveal) : null;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var result = await pass.RunAsync(printer, CancellationToken.None);
+            var seconds = clock.Elapsed.TotalSeconds;
+            await Console.Error.WriteLineAsync(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"etl: {result.Read} read, {result.Loaded} loaded, {result.Quarantined} quarantined, {result.Erased} erasures applied in {seconds:F2} s ({result.Read / Math.Max(seconds, 1e-6):F0} rows/s)"));
+            return 0;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // The type only: driver messages can quote values.
+            await Console.Error.WriteLineAsync($"etl: pass failed ({e.GetType().Name})");
+            return 1;
+        }
+    }
+
+    private const string KeyServiceBatchClient = "vault-batch";
+
+    private static HttpClient KeyServiceHttp(IServiceProvider services) =>
+        services.GetRequiredService<IHttpClientFactory>().CreateClient(KeyServiceBatchClient);
 }

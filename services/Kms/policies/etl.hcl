@@ -1,4 +1,9 @@
-# ETL worker: unwraps DNC DEKs only. It cannot encrypt, make data keys or manage the key.
+# ETL worker: unwraps DNC DEKs, and computes the suppression list's blind indexes with the HMAC key of
+# "suppression-index" (the key never leaves the key service). It cannot encrypt, make data keys or manage keys.
 path "transit/decrypt/dnc" {
+  capabilities = ["update"]
+}
+
+path "transit/hmac/suppression-index/sha2-256" {
   capabilities = ["update"]
 }
