@@ -1,5 +1,4 @@
 using OpenQA.Selenium;
-using OpenQA.Selenium.Chrome;
 using OpenQA.Selenium.Support.UI;
 using Pii.AppHost.Hosting;
 using Pii.Testing;
@@ -20,7 +19,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture)
         await Prerequisites.EnsureAptPackagesAsync(["chromium", "chromium-driver"], Console.Out);
         var traceId = await MakeChainTraceAsync();
 
-        using var browser = new Browser();
+        using var browser = new HeadlessChromium("dashboard");
         var driver = browser.Driver;
         var wait = new WebDriverWait(driver, TimeSpan.FromSeconds(20));
 
@@ -64,7 +63,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture)
     public async Task Without_the_token_the_browser_stays_on_the_login_page()
     {
         await Prerequisites.EnsureAptPackagesAsync(["chromium", "chromium-driver"], Console.Out);
-        using var browser = new Browser();
+        using var browser = new HeadlessChromium("dashboard");
         var driver = browser.Driver;
 
         driver.Navigate().GoToUrl(new Uri(fixture.Dashboard.UiUrl, "/traces"));
@@ -84,47 +83,5 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture)
             () => fixture.Dashboard.Store.GetTraces().FirstOrDefault(t => t.Root.Name == "GET /chain" && t.Services.Count == 2 && t.Spans.Count >= 3),
             "a /chain trace across both services");
         return trace.TraceId;
-    }
-
-    /// <summary>Headless Chromium exactly as PLATFORM.md verified it; never lets Selenium Manager download anything.</summary>
-    private sealed class Browser : IDisposable
-    {
-        private readonly string _profile = Directory.CreateTempSubdirectory("pii-chromium-").FullName;
-
-        public Browser()
-        {
-            var options = new ChromeOptions { BinaryLocation = "/usr/bin/chromium" };
-            options.AddArguments("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--window-size=1400,900", $"--user-data-dir={_profile}");
-            var service = ChromeDriverService.CreateDefaultService("/usr/bin", "chromedriver");
-            service.HideCommandPromptWindow = true;
-            Driver = new ChromeDriver(service, options, TimeSpan.FromSeconds(60));
-        }
-
-        public ChromeDriver Driver { get; }
-
-        public void Screenshot(string name)
-        {
-            var directory = Path.Combine(RepositoryRoot(), "TestResults", "screenshots");
-            Directory.CreateDirectory(directory);
-            Driver.GetScreenshot().SaveAsFile(Path.Combine(directory, $"dashboard-{name}.png"));
-        }
-
-        public void Dispose()
-        {
-            Driver.Quit();
-            Driver.Dispose();
-            Directory.Delete(_profile, recursive: true);
-        }
-
-        private static string RepositoryRoot()
-        {
-            var directory = new DirectoryInfo(AppContext.BaseDirectory);
-            while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "PiiAspire.sln")))
-            {
-                directory = directory.Parent;
-            }
-            return directory?.FullName ?? AppContext.BaseDirectory;
-        }
     }
 }
