@@ -73,10 +73,15 @@ public sealed class FormApiFixture : IAsyncLifetime
 
     public WebApplicationFactory<FormApiProgram> CreateIntake(IReadOnlyDictionary<string, string>? settings = null, int? kestrelPort = null)
     {
-        var factory = Create("intake", IntakeDb, IntakeToken, settings);
+        var all = new Dictionary<string, string>(settings ?? new Dictionary<string, string>());
         if (kestrelPort is { } port)
         {
-            factory.UseKestrel(port);
+            all["urls"] = $"http://127.0.0.1:{port}";
+        }
+        var factory = Create("intake", IntakeDb, IntakeToken, all);
+        if (kestrelPort is not null)
+        {
+            factory.UseKestrel();
         }
         _factories.Add(factory);
         return factory;
