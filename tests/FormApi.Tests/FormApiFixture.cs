@@ -44,6 +44,8 @@ public sealed class FormApiFixture : IAsyncLifetime
 
     public KeyServiceResource KeyService { get; private set; } = null!;
 
+    public MariaDbServer MariaDb { get; private set; } = null!;
+
     public Dictionary<string, string> ApiKeys { get; } = Roles.ToDictionary(r => r, r => "pii_test_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)));
 
     public WebApplicationFactory<FormApiProgram> Intake { get; private set; } = null!;
@@ -54,7 +56,8 @@ public sealed class FormApiFixture : IAsyncLifetime
     {
         var model = LocalResources.CreateModel("formapi");
         KeyService = model.AddKeyService("vault").AddTransitKey("dnc");
-        var dnc = model.AddMariaDb("mysql").AddDatabase("dnc");
+        MariaDb = model.AddMariaDb("mysql");
+        var dnc = MariaDb.AddDatabase("dnc");
         IntakeDb = dnc.AddUser("dnc_intake", MySqlAccess.InsertOnly);
         OwnerDb = dnc.AddUser("dnc_backoffice", MySqlAccess.Owner);
         IntakeToken = KeyService.AddToken("formapi", "dnc-intake");
