@@ -224,6 +224,22 @@ public sealed class IntakeTests(FormApiFixture fixture)
         Assert.True(backofficeDoc.GetProperty("paths").TryGetProperty("/api/keys/rotate-kek", out _));
     }
 
+    [Fact]
+    public async Task Without_the_key_service_the_intake_answers_503_and_stores_nothing()
+    {
+        var before = await CountRowsAsync();
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var deadAddress = $"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}";
+        listener.Stop();
+        using var orphan = fixture.CreateIntake(new Dictionary<string, string> { ["VAULT_ADDR"] = deadAddress, ["services:vault:http:0"] = deadAddress });
+        using var client = orphan.CreateClient();
+        using var response = await client.PostAsync("/api/dnc", FormApiFixture.Json(FormApiFixture.SeedBody(FormApiFixture.UniquePhone())));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(before, await CountRowsAsync());
+    }
+
     private async Task<long> CountRowsAsync()
     {
         await using var owner = await fixture.OpenOwnerAsync();

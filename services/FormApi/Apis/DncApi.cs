@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using Pii.Crypto;
 using Pii.Crypto.BlindIndexing;
+using Pii.Crypto.Transit;
 using Pii.FormApi.Auth;
 using Pii.FormApi.Data;
 using Pii.FormApi.Domain;
@@ -85,8 +86,8 @@ internal static class DncApi
         {
             return problem!;
         }
-        var id = await intake.SubmitAsync(submission, cancellationToken);
-        return TypedResults.Created($"/api/dnc/{id}", new SubmissionCreated(id));
+        var (id, unavailable) = await StoreAsync(intake, submission, cancellationToken);
+        return unavailable is not null ? unavailable : TypedResults.Created($"/api/dnc/{id}", new SubmissionCreated(id));
     }
 
     public static async Task<Results<Ok<SubmitStatus>, ValidationProblem, ProblemHttpResult>> SubmitAsync(
@@ -101,8 +102,8 @@ internal static class DncApi
         {
             return problem!;
         }
-        await intake.SubmitAsync(submission, cancellationToken);
-        return TypedResults.Ok(new SubmitStatus("ok"));
+        var (_, unavailable) = await StoreAsync(intake, submission, cancellationToken);
+        return unavailable is not null ? unavailable : TypedResults.Ok(new SubmitStatus("ok"));
     }
 
     public static async Task<Results<Ok<DncRecordResponse>, NotFound, ValidationProblem, ProblemHttpResult>> GetAsync(
@@ -220,6 +221,22 @@ internal static class DncApi
             return TypedResults.NotFound();
         }
         return TypedResults.NoContent();
+    }
+
+    /// <summary>Stores the submission; an unreachable key service is a 503 with Retry-After (nothing was stored), not a 500.</summary>
+    private static async Task<(Guid Id, ProblemHttpResult? Unavailable)> StoreAsync(DncIntake intake, DncSubmission submission, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await intake.SubmitAsync(submission, cancellationToken), null);
+        }
+        catch (Exception e) when (e is HttpRequestException or TransitServerException or Polly.Timeout.TimeoutRejectedException
+            || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            return (Guid.Empty, TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable,
+                title: "The key service is unreachable; nothing was stored. Retry shortly.",
+                extensions: new Dictionary<string, object?> { ["retry_after_seconds"] = 5 }));
+        }
     }
 
     internal static async Task<(DncSubmission? Submission, ValidationProblem? Invalid, ProblemHttpResult? Problem)> ParseAsync(HttpRequest request, FormApiOptions options, CancellationToken cancellationToken)
