@@ -16,16 +16,17 @@ var s3 = model.AddS3rver("s3");
 var documents = s3.AddBucket("documents");
 var backups = s3.AddBucket("backups");
 
-model.AddFormApi("formapi", FormApiInstance.Intake)
-    .WithReference(dnc.AddUser("dnc_intake", MySqlAccess.InsertOnly))
-    .WithReference(vault.AddToken("formapi", "dnc-intake"))
-    .WaitFor(dnc).WaitFor(vault);
-
 var backoffice = model.AddFormApi("formapi-backoffice", FormApiInstance.Backoffice)
     .WithReference(dnc.AddUser("dnc_backoffice", MySqlAccess.Owner))
     .WithReference(vault.AddToken("formapi-backoffice", "dnc-backoffice"))
     .WithApiKeys(host.ApiKeys, "agent", "supervisor", "auditor", "admin")
     .WaitFor(dnc).WaitFor(vault);
+
+// The back office owns the schema migrations; the intake (INSERT-only) starts once they ran.
+model.AddFormApi("formapi", FormApiInstance.Intake)
+    .WithReference(dnc.AddUser("dnc_intake", MySqlAccess.InsertOnly))
+    .WithReference(vault.AddToken("formapi", "dnc-intake"))
+    .WaitFor(dnc).WaitFor(vault).WaitFor(backoffice);
 
 model.AddService("documentservice", "services/DocumentService/DocumentService.csproj")
     .WithReference(records.AddUser("documentservice", new PostgresAccess.SchemaOwner("documents")))

@@ -8,6 +8,7 @@ builder.AddApplicationServices();
 var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapStatusApi();
+app.MapFormApi();
 app.Run();
 
 public partial class Program;

@@ -132,7 +132,7 @@ public sealed class RowDecryptor(DekManager deks, BatchUnwrapKek kek, SourceDekS
     {
         await store.PreloadAsync(ids, cancellationToken).ConfigureAwait(false);
         kek.BeginBatch();
-        var pending = ids.Select(id => (Id: id, Task: deks.LeaseKeyAsync(id, cancellationToken))).ToList();
+        var pending = ids.Select(id => (Id: id, Task: deks.LeaseKeyAsync(id, cancellationToken).AsTask())).ToList();
         Exception? failure = null;
         try
         {

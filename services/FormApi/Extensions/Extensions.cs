@@ -1,4 +1,16 @@
+using System.Text.Json;
+using System.Threading.RateLimiting;
+using Dapper;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
 using MySql.Data.MySqlClient;
+using Pii.Crypto.Keys;
+using Pii.Crypto.Transit;
+using Pii.FormApi.Apis;
+using Pii.FormApi.Auth;
+using Pii.FormApi.Data;
+using Pii.FormApi.Domain;
+using Pii.FormApi.Keys;
 using Pii.ServiceDefaults.Data;
 using Pii.Services.Shared;
 
@@ -6,15 +18,121 @@ namespace Pii.FormApi.Extensions;
 
 internal static class Extensions
 {
-    /// <summary>The MySQL connection (ConnectionStrings:dnc, this instance's own user) and the key service client.</summary>
+    /// <summary>
+    /// MySQL (ConnectionStrings:dnc, this instance's own user), the key service (VAULT_ADDR / VAULT_TOKEN), and the
+    /// services of this instance: intake (encrypt + insert, rate limit) or back office (migrations, decrypt, roles, jobs).
+    /// </summary>
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         MySqlCharsetShim.Apply();
-        var connectionString = builder.Configuration.GetConnectionString("dnc")
+        var configuration = builder.Configuration;
+        var connectionString = configuration.GetConnectionString("dnc")
             ?? throw new InvalidOperationException("ConnectionStrings:dnc is not set.");
-        builder.Services.AddKeyServiceClient(builder.Configuration);
-        builder.Services.AddHealthChecks()
+        var token = configuration["VAULT_TOKEN"] ?? throw new InvalidOperationException("VAULT_TOKEN is not set (the AppHost injects this instance's key-service token).");
+        var options = configuration.GetSection(FormApiOptions.Section).Get<FormApiOptions>() ?? new FormApiOptions();
+        var services = builder.Services;
+
+        services.Configure<FormApiOptions>(configuration.GetSection(FormApiOptions.Section));
+        services.ConfigureHttpJsonOptions(json => json.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
+        services.AddOpenApi();
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(new DncDatabase(connectionString));
+        services.AddSingleton(new KeyServiceIdentity(token));
+        services.AddKeyServiceClient(configuration);
+        services.AddSingleton(sp => new TransitClient(
+            sp.GetRequiredService<IHttpClientFactory>().CreateClient(DependencyChecks.KeyServiceClient),
+            new TransitClientOptions { Address = WithSlash(DependencyChecks.KeyServiceAddress(configuration)), Token = token }));
+        services.AddSingleton<IKeyEncryptionKey>(sp => new TransitKek(sp.GetRequiredService<TransitClient>(), KeyServiceIdentity.DncKek));
+        services.AddSingleton<BlindIndexProvider>();
+        services.AddSingleton<FormApiMetrics>();
+        services.AddHealthChecks()
             .AddDatabaseCheck("mysql", () => new MySqlConnection(connectionString))
-            .AddKeyServiceCheck();
+            .AddKeyServiceCheck()
+            .AddAsyncCheck("dnc-schema", ct => SchemaReadyAsync(connectionString, ct));
+
+        if (options.Instance == FormApiInstance.Intake)
+        {
+            services.AddSingleton<IntakeDek>();
+            services.AddSingleton<DncIntake>();
+            services.AddRateLimiter(limiter =>
+            {
+                limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+                limiter.AddPolicy(DncApi.RateLimitPolicy, context => RateLimitPartition.GetTokenBucketLimiter(
+                    context.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+                    _ => new TokenBucketRateLimiterOptions
+                    {
+                        TokenLimit = options.RateLimitBurst,
+                        TokensPerPeriod = options.RateLimitPerSecond,
+                        ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                        QueueLimit = 0,
+                        AutoReplenishment = true,
+                    }));
+                limiter.OnRejected = async (context, cancellationToken) =>
+                {
+                    context.HttpContext.Response.Headers.RetryAfter = "1";
+                    await context.HttpContext.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+                    {
+                        HttpContext = context.HttpContext,
+                        ProblemDetails = { Status = StatusCodes.Status429TooManyRequests, Title = "Too many submissions from this address; retry after a second." },
+                    });
+                };
+            });
+        }
+        else
+        {
+            services.AddHostedService<SchemaMigrator>();
+            services.AddSingleton<ApiKeyAuthenticator>();
+            services.AddSingleton<IDekStore, MySqlDekStore>();
+            services.AddSingleton(sp => new DekManager(sp.GetRequiredService<IKeyEncryptionKey>(), sp.GetRequiredService<IDekStore>()));
+            services.AddSingleton<AccessLog>();
+            services.AddSingleton<DncRecords>();
+            services.AddSingleton<KeyOperations>();
+            services.AddSingleton<ReencryptionJobs>();
+            services.AddSingleton<ReencryptionWorker>();
+            services.AddHostedService(sp => sp.GetRequiredService<ReencryptionWorker>());
+        }
+    }
+
+    /// <summary>Maps this instance's half of the routes (the other half does not exist here: 404) and the OpenAPI document.</summary>
+    public static void MapFormApi(this WebApplication app)
+    {
+        var options = app.Services.GetRequiredService<IOptions<FormApiOptions>>().Value;
+        app.MapOpenApi();
+        if (options.Instance == FormApiInstance.Intake)
+        {
+            app.UseRateLimiter();
+            app.MapFormPage();
+            app.MapDncIntakeApi();
+            if (options.BenchPlaintextPeer)
+            {
+                app.MapBenchPeerApi();
+            }
+        }
+        else
+        {
+            app.MapDncBackofficeApi();
+            app.MapKeysApi();
+            app.MapAuditApi();
+        }
+    }
+
+    private static Uri WithSlash(Uri address) => address.AbsoluteUri.EndsWith('/') ? address : new Uri(address.AbsoluteUri + "/");
+
+    /// <summary>The intake cannot migrate; it is ready once the back office has created the schema (SHOW-level metadata only).</summary>
+    private static async Task<HealthCheckResult> SchemaReadyAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var connection = new MySqlConnection(connectionString);
+            await connection.OpenAsync(cancellationToken);
+            var tables = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+                "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('dnc_preferences', 'encryption_keys')",
+                cancellationToken: cancellationToken));
+            return tables == 2 ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("The dnc schema is not migrated yet.");
+        }
+        catch (MySqlException e)
+        {
+            return HealthCheckResult.Unhealthy($"dnc schema check failed: {e.GetType().Name}");
+        }
     }
 }

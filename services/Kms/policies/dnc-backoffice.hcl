@@ -1,5 +1,5 @@
-# DNC back office (agents, supervisors, admins): unwrap DEKs, rotate the KEK and rewrap stored DEKs.
-# Never datakey, config, trim or delete.
+# DNC back office (agents, supervisors, admins): unwrap DEKs, rotate the KEK and rewrap stored DEKs, make the new DEK
+# of a DEK rotation, derive the blind-index key for lookups. Never config, trim or delete.
 path "transit/decrypt/dnc" {
   capabilities = ["update"]
 }
@@ -8,6 +8,18 @@ path "transit/keys/dnc/rotate" {
   capabilities = ["update"]
 }
 
+path "transit/keys/dnc" {
+  capabilities = ["read"]
+}
+
 path "transit/rewrap/dnc" {
+  capabilities = ["update"]
+}
+
+path "transit/datakey/plaintext/dnc" {
+  capabilities = ["update"]
+}
+
+path "transit/hmac/dnc/sha2-256" {
   capabilities = ["update"]
 }

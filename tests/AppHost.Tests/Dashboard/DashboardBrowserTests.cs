@@ -17,7 +17,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture)
     {
         var traceId = await MakeChainTraceAsync();
 
-        using var browser = await HeadlessChromium.StartAsync();
+        using var browser = await HeadlessChromium.StartAsync("dashboard");
         var driver = browser.Driver;
         var wait = new WebDriverWait(driver, TimeSpan.FromSeconds(20));
 
@@ -60,7 +60,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture)
     [Fact]
     public async Task Without_the_token_the_browser_stays_on_the_login_page()
     {
-        using var browser = await HeadlessChromium.StartAsync();
+        using var browser = await HeadlessChromium.StartAsync("dashboard");
         var driver = browser.Driver;
 
         driver.Navigate().GoToUrl(new Uri(fixture.Dashboard.UiUrl, "/traces"));

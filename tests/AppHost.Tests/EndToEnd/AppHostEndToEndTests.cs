@@ -7,7 +7,7 @@ using System.Text.Json.Nodes;
 using OpenQA.Selenium;
 using OpenQA.Selenium.Support.UI;
 using Pii.AppHost.Hosting;
-using Pii.AppHost.Tests.Dashboard;
+using Pii.Testing;
 using Xunit.Abstractions;
 
 namespace Pii.AppHost.Tests.EndToEnd;
@@ -126,7 +126,7 @@ public sealed class AppHostEndToEndTests(ITestOutputHelper log)
     /// <summary>The dashboard as a person sees it: every resource Running, then the trace's waterfall with both services.</summary>
     private static void SeeResourcesAndTraceInBrowser(string dashboard, string token, List<string> resourceNames, string traceId)
     {
-        using var browser = HeadlessChromium.StartAsync().GetAwaiter().GetResult();
+        using var browser = HeadlessChromium.StartAsync("dashboard").GetAwaiter().GetResult();
         var driver = browser.Driver;
         var wait = new WebDriverWait(driver, TimeSpan.FromSeconds(30));
         // The page re-renders its table as it polls the API, so a row read a moment ago may be replaced.

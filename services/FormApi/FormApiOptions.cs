@@ -1,0 +1,42 @@
+namespace Pii.FormApi;
+
+/// <summary>Which half of FormApi this process is (configuration <c>FormApi:Instance</c>, set by the AppHost).</summary>
+internal enum FormApiInstance
+{
+    /// <summary>Public intake: the form and POST routes; may insert rows, never read them.</summary>
+    Intake,
+
+    /// <summary>Authenticated back office: reads, reveals, erasure, audit and key operations; runs the migrations.</summary>
+    Backoffice,
+}
+
+/// <summary>The <c>FormApi</c> configuration section.</summary>
+internal sealed class FormApiOptions
+{
+    public const string Section = "FormApi";
+
+    public FormApiInstance Instance { get; set; } = FormApiInstance.Intake;
+
+    /// <summary>Largest accepted JSON body of a submission or patch, in bytes.</summary>
+    public int MaxBodyBytes { get; set; } = 8 * 1024;
+
+    /// <summary>Token bucket per client IP for the public submission routes.</summary>
+    public int RateLimitBurst { get; set; } = 30;
+
+    public int RateLimitPerSecond { get; set; } = 10;
+
+    /// <summary>Rows per transaction of the DEK re-encryption job.</summary>
+    public int ReencryptionBatchSize { get; set; } = 500;
+
+    /// <summary>Whether the back office runs re-encryption jobs in the background (tests turn it off to step a job by hand).</summary>
+    public bool ReencryptionInBackground { get; set; } = true;
+
+    /// <summary>Key version of the <c>dnc</c> transit key whose HMAC key derives the blind-index root key (never changes with rotation).</summary>
+    public int BlindIndexKeyVersion { get; set; } = 1;
+
+    /// <summary>
+    /// Benchmark only: maps <c>POST /api/bench/plaintext-dnc</c>, which stores the same fields unencrypted in a separate
+    /// table, as the peer of the encrypted intake. Never set outside bench/formapi.
+    /// </summary>
+    public bool BenchPlaintextPeer { get; set; }
+}

@@ -1,0 +1,255 @@
+using System.Globalization;
+using Dapper;
+using Microsoft.Extensions.Options;
+using Pii.Crypto.Fields;
+using Pii.Crypto.Keys;
+using Pii.FormApi.Data;
+using Pii.FormApi.Domain;
+
+namespace Pii.FormApi.Keys;
+
+internal sealed record ReencryptionJob(
+    Guid Id,
+    int TargetDekId,
+    IReadOnlyList<int> SourceDekIds,
+    string Status,
+    int Passes,
+    long RowsReencrypted,
+    long RowsSkipped,
+    long RowsRemaining,
+    DateTime CreatedAt,
+    DateTime UpdatedAt,
+    DateTime? FinishedAt);
+
+/// <summary>
+/// Moves rows off retired DEKs onto a job's target DEK. Keyset pagination per source DEK over <c>ix_dek (dek_id, id)</c>;
+/// each batch's row updates and the job's cursor commit in one transaction, so a crash resumes after the last committed
+/// batch. Each row update is conditional on the row_version read with it (a concurrent PATCH or erasure wins; that row is
+/// retried in the next pass). The job completes only when no row under a source DEK is left; the guard trigger ensures no
+/// new row can appear under a retired DEK. updated_at is left alone: the content did not change, so the ETL need not re-read.
+/// </summary>
+internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IOptions<FormApiOptions> options, FormApiMetrics metrics, TimeProvider time)
+{
+    private const string Columns = "id, first_name, middle_name, last_name, phone, email, dek_id, row_version";
+    /// <summary>cursor_dek_id value meaning "every source scanned in this pass".</summary>
+    private const int EndOfPass = int.MaxValue;
+    private static readonly string[] PiiColumns = ["first_name", "middle_name", "last_name", "phone", "email"];
+
+    public async Task<ReencryptionJob?> GetAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var row = await connection.QueryFirstOrDefaultAsync<JobRow>(new CommandDefinition(
+            "SELECT id, target_dek_id, source_dek_ids, status, passes, rows_reencrypted, rows_skipped, created_at, updated_at, finished_at, cursor_dek_id, cursor_id FROM dek_reencryption_jobs WHERE id = @id",
+            new { id = DncDatabase.ToBytes(id) }, cancellationToken: cancellationToken));
+        if (row is null)
+        {
+            return null;
+        }
+        var sources = ParseSources(row.source_dek_ids);
+        long remaining = sources.Count == 0 ? 0 : await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT COUNT(*) FROM dnc_preferences WHERE dek_id IN @sources", new { sources }, cancellationToken: cancellationToken));
+        return new ReencryptionJob(DncDatabase.FromBytes(row.id), row.target_dek_id, sources, row.status, row.passes, row.rows_reencrypted, row.rows_skipped, remaining,
+            Utc(row.created_at), Utc(row.updated_at), row.finished_at is { } f ? Utc(f) : null);
+    }
+
+    /// <summary>The oldest running job, if any (after a restart this is the one to resume).</summary>
+    public async Task<Guid?> NextRunningAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var id = await connection.ExecuteScalarAsync<byte[]?>(new CommandDefinition(
+            "SELECT id FROM dek_reencryption_jobs WHERE status = 'running' ORDER BY created_at LIMIT 1", cancellationToken: cancellationToken));
+        return id is null ? null : DncDatabase.FromBytes(id);
+    }
+
+    /// <summary>Runs the job from its saved cursor; stops after <paramref name="maxBatches"/> batches (null: until done). Returns true when completed.</summary>
+    public async Task<bool> RunAsync(Guid jobId, int? maxBatches, CancellationToken cancellationToken)
+    {
+        int batchSize = options.Value.ReencryptionBatchSize;
+        int batches = 0;
+        var idBytes = DncDatabase.ToBytes(jobId);
+        while (true)
+        {
+            JobRow job;
+            await using (var connection = await database.OpenAsync(cancellationToken))
+            {
+                var loaded = await connection.QueryFirstOrDefaultAsync<JobRow>(new CommandDefinition(
+                    "SELECT id, target_dek_id, source_dek_ids, status, passes, rows_reencrypted, rows_skipped, created_at, updated_at, finished_at, cursor_dek_id, cursor_id FROM dek_reencryption_jobs WHERE id = @id",
+                    new { id = idBytes }, cancellationToken: cancellationToken));
+                if (loaded is null || loaded.status != "running")
+                {
+                    return loaded?.status == "completed";
+                }
+                job = loaded;
+            }
+            var sources = ParseSources(job.source_dek_ids);
+            int sourceIndex = job.cursor_dek_id switch
+            {
+                null => 0,
+                EndOfPass => sources.Count,
+                int cursorDek => Math.Max(0, sources.IndexOf(cursorDek)),
+            };
+            if (sourceIndex >= sources.Count)
+            {
+                if (await FinishPassAsync(idBytes, sources, cancellationToken))
+                {
+                    return true;
+                }
+                continue;
+            }
+            int source = sources[sourceIndex];
+            var rows = await ReadBatchAsync(source, job.cursor_dek_id == source ? job.cursor_id : null, batchSize, cancellationToken);
+            if (rows.Count == 0)
+            {
+                // This source is done for this pass: move the cursor to the next source (or past the end).
+                int nextSource = sourceIndex + 1 < sources.Count ? sources[sourceIndex + 1] : EndOfPass;
+                await SaveCursorAsync(idBytes, nextSource, null, cancellationToken);
+                continue;
+            }
+            await ReencryptBatchAsync(idBytes, job.target_dek_id, source, rows, cancellationToken);
+            if (maxBatches is { } limit && ++batches >= limit)
+            {
+                return false;
+            }
+        }
+    }
+
+    private async Task<List<DncRecords.StoredRowForKeys>> ReadBatchAsync(int source, byte[]? after, int batchSize, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        using var span = DncDatabase.StartSpan("SELECT", DncIntake.Table);
+        return [.. await connection.QueryAsync<DncRecords.StoredRowForKeys>(new CommandDefinition(
+            $"SELECT {Columns} FROM dnc_preferences WHERE dek_id = @source AND id > @after ORDER BY id LIMIT @batchSize",
+            new { source, after = after ?? new byte[16], batchSize }, cancellationToken: cancellationToken))];
+    }
+
+    private async Task ReencryptBatchAsync(byte[] jobId, int target, int source, List<DncRecords.StoredRowForKeys> rows, CancellationToken cancellationToken)
+    {
+        using var from = await deks.LeaseKeyAsync(source, cancellationToken);
+        using var to = await deks.LeaseKeyAsync(target, cancellationToken);
+        var updates = rows.Select(row =>
+        {
+            var idText = DncDatabase.FromBytes(row.id).ToString("D");
+            byte[]?[] values = [row.first_name, row.middle_name, row.last_name, row.phone, row.email];
+            var moved = new byte[]?[values.Length];
+            for (int i = 0; i < values.Length; i++)
+            {
+                var context = new FieldContext(DncIntake.Table, PiiColumns[i], idText);
+                var plaintext = FieldCipher.Decrypt(from.Key, values[i], context);
+                moved[i] = FieldCipher.Encrypt(to.Key, FieldMode.Randomized, plaintext, context);
+                if (plaintext is not null)
+                {
+                    System.Security.Cryptography.CryptographicOperations.ZeroMemory(plaintext);
+                }
+            }
+            return (row, moved);
+        }).ToList();
+
+        using var span = DncDatabase.StartSpan("UPDATE", DncIntake.Table);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        long done = 0, skipped = 0;
+        foreach (var (row, moved) in updates)
+        {
+            int changed = await connection.ExecuteAsync(new CommandDefinition("""
+                UPDATE dnc_preferences SET first_name = @f, middle_name = @m, last_name = @l, phone = @p, email = @e, dek_id = @target, row_version = row_version + 1
+                WHERE id = @id AND dek_id = @source AND row_version = @version
+                """,
+                new { f = moved[0], m = moved[1], l = moved[2], p = moved[3], e = moved[4], target, id = row.id, source, version = row.row_version },
+                transaction, cancellationToken: cancellationToken));
+            if (changed == 1)
+            {
+                done++;
+            }
+            else
+            {
+                skipped++;
+            }
+        }
+        await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE dek_reencryption_jobs SET cursor_dek_id = @source, cursor_id = @cursor, rows_reencrypted = rows_reencrypted + @done,
+              rows_skipped = rows_skipped + @skipped, updated_at = @now WHERE id = @jobId
+            """,
+            new { source, cursor = rows[^1].id, done, skipped, now = time.GetUtcNow().UtcDateTime, jobId }, transaction, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+        metrics.RowsReencrypted.Add(done);
+        metrics.RowsSkipped.Add(skipped);
+    }
+
+    private async Task SaveCursorAsync(byte[] jobId, int? sourceDek, byte[]? cursor, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE dek_reencryption_jobs SET cursor_dek_id = @sourceDek, cursor_id = @cursor, updated_at = @now WHERE id = @jobId",
+            new { sourceDek, cursor, now = time.GetUtcNow().UtcDateTime, jobId }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>End of a pass: done when nothing is left under a source DEK; otherwise start another pass from the top.</summary>
+    private async Task<bool> FinishPassAsync(byte[] jobId, List<int> sources, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        long remaining = sources.Count == 0 ? 0 : await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT COUNT(*) FROM dnc_preferences WHERE dek_id IN @sources", new { sources }, cancellationToken: cancellationToken));
+        metrics.Remaining = remaining;
+        var now = time.GetUtcNow().UtcDateTime;
+        if (remaining == 0)
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                "UPDATE dek_reencryption_jobs SET status = 'completed', passes = passes + 1, updated_at = @now, finished_at = @now WHERE id = @jobId AND status = 'running'",
+                new { now, jobId }, cancellationToken: cancellationToken));
+            return true;
+        }
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE dek_reencryption_jobs SET cursor_dek_id = NULL, cursor_id = NULL, passes = passes + 1, updated_at = @now WHERE id = @jobId",
+            new { now, jobId }, cancellationToken: cancellationToken));
+        return false;
+    }
+
+    private static List<int> ParseSources(string text) =>
+        text.Length == 0 ? [] : [.. text.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))];
+
+    private static DateTime Utc(DateTime value) => DateTime.SpecifyKind(value, DateTimeKind.Utc);
+
+    private sealed record JobRow(byte[] id, int target_dek_id, string source_dek_ids, string status, int passes, long rows_reencrypted, long rows_skipped,
+        DateTime created_at, DateTime updated_at, DateTime? finished_at, int? cursor_dek_id, byte[]? cursor_id);
+}
+
+/// <summary>Runs queued re-encryption jobs in the back office, resuming any job left running by a previous process.</summary>
+internal sealed class ReencryptionWorker(ReencryptionJobs jobs, IOptions<FormApiOptions> options, ILogger<ReencryptionWorker> logger) : BackgroundService
+{
+    private readonly SemaphoreSlim _wake = new(0);
+
+    public void Wake() => _wake.Release();
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!options.Value.ReencryptionInBackground)
+        {
+            return;
+        }
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                if (await jobs.NextRunningAsync(stoppingToken) is { } job)
+                {
+                    Log.JobRunning(logger, job);
+                    bool completed = await jobs.RunAsync(job, maxBatches: null, stoppingToken);
+                    Log.JobStopped(logger, job, completed);
+                    continue;
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // The job's cursor is committed per batch: log the failure type (never data) and retry from there.
+                Log.JobFailed(logger, e.GetType().Name);
+            }
+            await _wake.WaitAsync(TimeSpan.FromSeconds(5), stoppingToken);
+        }
+    }
+
+    public override void Dispose()
+    {
+        _wake.Dispose();
+        base.Dispose();
+    }
+}
