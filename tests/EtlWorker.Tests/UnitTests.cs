@@ -56,23 +56,6 @@ public sealed class UnitTests
     }
 
     [Fact]
-    public void Api_key_roles_match_by_sha256_hash_only()
-    {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Auth:ApiKeyHashes:dialer"] = Pii.AppHost.Hosting.ApiKeys.Hash("key-one"),
-            ["Auth:ApiKeyHashes:auditor"] = Pii.AppHost.Hosting.ApiKeys.Hash("key-two"),
-        }).Build();
-        var roles = new ApiKeyRoles(configuration);
-        Assert.Equal("dialer", roles.RoleOf("key-one"));
-        Assert.Equal("auditor", roles.RoleOf("key-two"));
-        Assert.Null(roles.RoleOf("key-one "));
-        Assert.Null(roles.RoleOf(Pii.AppHost.Hosting.ApiKeys.Hash("key-one")));
-        Assert.Null(roles.RoleOf(""));
-        Assert.Null(roles.RoleOf(null));
-    }
-
-    [Fact]
     public void Watermark_id_bytes_are_rfc_9562_order()
     {
         var id = Guid.Parse("01890a5d-ac96-774b-bcce-b302099a8057");

@@ -4,6 +4,7 @@ using Pii.Crypto.Keys;
 using Pii.Crypto.Transit;
 using Pii.EtlWorker.Auth;
 using Pii.EtlWorker.Etl;
+using Pii.ServiceDefaults.Auth;
 using Pii.ServiceDefaults.Data;
 using Pii.Services.Shared;
 

@@ -1,49 +1,21 @@
-using System.Security.Cryptography;
-using System.Text;
 using Pii.FormApi.Data;
+using Pii.ServiceDefaults.Auth;
 
 namespace Pii.FormApi.Auth;
 
 /// <summary>An authenticated caller: the role its key maps to and a fingerprint of the key for the access log.</summary>
 internal sealed record Caller(string Role, string KeyFingerprint, string? ClientIp);
 
-/// <summary>
-/// <c>X-Api-Key</c> authentication against <c>Auth:ApiKeyHashes:&lt;role&gt;</c> (lower-case hex SHA-256 of the key, as the
-/// AppHost injects them). The presented key's hash is compared with every role's hash in constant time, without an
-/// early exit, so timing tells nothing about which (or whether a) role matched.
-/// </summary>
-internal sealed class ApiKeyAuthenticator
+/// <summary><c>X-Api-Key</c> authentication through the shared <see cref="ApiKeyRoles"/>, plus the caller's address.</summary>
+internal sealed class ApiKeyAuthenticator(ApiKeyRoles roles)
 {
-    public const string HeaderName = "X-Api-Key";
-    private const int MaxKeyLength = 256;
-    private readonly (string Role, byte[] Hash)[] _roles;
-
-    public ApiKeyAuthenticator(IConfiguration configuration)
-    {
-        _roles = [.. configuration.GetSection("Auth:ApiKeyHashes").GetChildren()
-            .Where(c => !string.IsNullOrEmpty(c.Value))
-            .Select(c => (c.Key, Convert.FromHexString(c.Value!)))];
-    }
+    public const string HeaderName = ApiKeyRoles.HeaderName;
 
     public Caller? Authenticate(HttpContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var presented = context.Request.Headers[HeaderName].ToString();
-        if (presented.Length is 0 or > MaxKeyLength)
-        {
-            return null;
-        }
-        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(presented));
-        string? match = null;
-        foreach (var (role, expected) in _roles)
-        {
-            if (CryptographicOperations.FixedTimeEquals(hash, expected))
-            {
-                match = role;
-            }
-        }
-        // The fingerprint identifies the key in the log without being the stored hash: SHA-256 over the hash, 8 bytes.
-        return match is null ? null : new Caller(match, Convert.ToHexStringLower(SHA256.HashData(hash).AsSpan(0, 8)), context.Connection.RemoteIpAddress?.ToString());
+        var match = roles.Match(context.Request.Headers[HeaderName].ToString());
+        return match is null ? null : new Caller(match.Role, match.KeyFingerprint, context.Connection.RemoteIpAddress?.ToString());
     }
 }
 

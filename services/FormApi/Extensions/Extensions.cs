@@ -8,6 +8,7 @@ using Pii.Crypto.Keys;
 using Pii.Crypto.Transit;
 using Pii.FormApi.Apis;
 using Pii.FormApi.Auth;
+using Pii.ServiceDefaults.Auth;
 using Pii.FormApi.Data;
 using Pii.FormApi.Domain;
 using Pii.FormApi.Keys;
@@ -81,6 +82,7 @@ internal static class Extensions
         else
         {
             services.AddHostedService<SchemaMigrator>();
+            services.AddSingleton<ApiKeyRoles>();
             services.AddSingleton<ApiKeyAuthenticator>();
             services.AddSingleton<IDekStore, MySqlDekStore>();
             services.AddSingleton(sp => new DekManager(sp.GetRequiredService<IKeyEncryptionKey>(), sp.GetRequiredService<IDekStore>()));
