@@ -5,13 +5,12 @@ namespace Pii.DocumentService.Data;
 
 /// <summary>
 /// The service's tables in its own schema <c>documents</c> (the AppHost makes the service's login its owner), created
-/// idempotently at start. Every PII column is BYTEA holding a field ciphertext (Crypto/Fields format); blind indexes
+/// idempotently at start (the schema itself exists already: the login may not create schemas). Every PII column is BYTEA holding a field ciphertext (Crypto/Fields format); blind indexes
 /// are truncated HMACs. Object keys in S3 carry only random ids.
 /// </summary>
 internal static class Schema
 {
     private const string Ddl = """
-        CREATE SCHEMA IF NOT EXISTS documents;
         CREATE TABLE IF NOT EXISTS documents.deks (
             id          serial PRIMARY KEY,
             purpose     text NOT NULL,

@@ -23,7 +23,7 @@ internal sealed class DocumentServices(DocumentStore store, DocumentCatalog cata
     public PatientRecords Patients { get; } = patients;
     public DocumentKeys Keys { get; } = keys;
     public AccessLog Log { get; } = log;
-    public DocumentOptions Options { get; } = options.Value;
+    public IOptions<DocumentOptions> Options { get; } = options;
 }
 
 /// <summary>
@@ -60,7 +60,7 @@ internal static class DocumentsApi
     public static async Task<Results<Created<DocumentInfo>, NotFound<ProblemDetails>, ProblemHttpResult, ValidationProblem>> UploadAsync(
         Guid patientId, HttpContext http, [AsParameters] DocumentServices s, CancellationToken cancellationToken)
     {
-        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = s.Options.MaxUploadBytes + 1024 * 1024;
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = s.Options.Value.MaxUploadBytes + 1024 * 1024;
         if (!await s.Patients.ExistsAsync(patientId, cancellationToken)) return PatientNotFound();
 
         var request = http.Request;
@@ -110,7 +110,7 @@ internal static class DocumentsApi
             case UploadOutcome.Empty:
                 return Invalid("body", "The document is empty.");
             case UploadOutcome.TooLarge:
-                return TypedResults.Problem(title: $"Documents are limited to {s.Options.MaxUploadBytes} bytes.", statusCode: StatusCodes.Status413PayloadTooLarge);
+                return TypedResults.Problem(title: $"Documents are limited to {s.Options.Value.MaxUploadBytes} bytes.", statusCode: StatusCodes.Status413PayloadTooLarge);
         }
         await s.Log.WriteAsync(http.User, "document.upload", patientId, document!.Id, "stored", cancellationToken: CancellationToken.None);
         return TypedResults.Created($"/api/documents/{document.Id}", document);

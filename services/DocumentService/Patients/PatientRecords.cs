@@ -51,7 +51,7 @@ internal sealed partial class PatientRecords(NpgsqlDataSource database, TieredFi
             errors["fullName"] = ["Full name: 1-200 characters, no control characters."];
         }
         if (patient.DateOfBirth is not null && (!DateOnly.TryParseExact(patient.DateOfBirth, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var born)
-            || born.Year < 1880 || born > DateOnly.FromDateTime(DateTime.UtcNow)))
+            || born.Year < 1800 || born > DateOnly.FromDateTime(DateTime.UtcNow)))
         {
             errors["dateOfBirth"] = ["Date of birth: yyyy-MM-dd, not in the future."];
         }
