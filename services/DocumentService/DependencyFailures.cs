@@ -21,6 +21,7 @@ internal sealed class DependencyFailureFilter(ILogger<DependencyFailureFilter> l
         }
         catch (BadHttpRequestException e) when (!context.HttpContext.Response.HasStarted)
         {
+            context.HttpContext.Response.Clear();
             return TypedResults.Problem(title: "The request body could not be read.", statusCode: e.StatusCode);
         }
         catch (Exception e) when (Describe(e) is { } title)
@@ -37,6 +38,8 @@ internal sealed class DependencyFailureFilter(ILogger<DependencyFailureFilter> l
                 http.Abort();
                 return Results.Empty;
             }
+            // Headers already set for the download (Content-Length, Content-Range, disposition) must not describe the problem body.
+            http.Response.Clear();
             return TypedResults.Problem(title: title, statusCode: StatusCodes.Status503ServiceUnavailable);
         }
     }

@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Pii.AppHost.Hosting;
 
 namespace Pii.DocumentService.Tests;
@@ -62,6 +63,7 @@ public sealed class DocumentServiceFixture : IAsyncLifetime
         {
             foreach (var (key, value) in Settings) builder.UseSetting(key, value);
             builder.UseEnvironment("Development");
+            builder.ConfigureLogging(logging => logging.AddProvider(new FileLoggerProvider(Path.Combine(Path.GetTempPath(), "documentservice-tests.log"))));
         });
         Factory.UseKestrel(0);
         Factory.StartServer();
@@ -136,4 +138,33 @@ public sealed class DocumentServiceFixture : IAsyncLifetime
 public sealed class DocumentServiceGroup : ICollectionFixture<DocumentServiceFixture>
 {
     public const string Name = "DocumentService";
+}
+
+/// <summary>Warnings and errors of the service under test, appended to a file for diagnosing failures.</summary>
+internal sealed class FileLoggerProvider(string path) : ILoggerProvider
+{
+    private readonly object _gate = new();
+
+    public ILogger CreateLogger(string categoryName) => new FileLogger(this, categoryName);
+
+    public void Dispose()
+    {
+    }
+
+    private void Append(string line)
+    {
+        lock (_gate) File.AppendAllText(path, line + Environment.NewLine);
+    }
+
+    private sealed class FileLogger(FileLoggerProvider owner, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel)) owner.Append($"{DateTime.UtcNow:O} {logLevel} {category}: {formatter(state, exception)} {exception}");
+        }
+    }
 }

@@ -121,13 +121,30 @@ internal sealed class DocumentStore(
             }
             else
             {
-                await s3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = _options.Bucket, Key = objectKey, UploadId = uploadId }, limit.Token);
+                await AbortAsync(s3, _options.Bucket, objectKey, uploadId, limit.Token);
             }
             await catalog.RemovePendingAsync(uploadId, limit.Token);
         }
         catch (Exception e) when (e is AmazonServiceException or HttpRequestException or OperationCanceledException or Npgsql.NpgsqlException)
         {
-            Log.AbortFailed(logger, objectKey, e.GetType().Name);
+            Log.AbortFailed(logger, objectKey, e is AmazonServiceException s3 ? $"{e.GetType().Name} {s3.StatusCode} {s3.ErrorCode}" : e.GetType().Name);
+        }
+    }
+
+    /// <summary>
+    /// Aborts a multipart upload. An endpoint without AbortMultipartUpload (s3rver 3.7.1 answers 405) or one that no
+    /// longer knows the upload (404) leaves nothing more to do through the API, so both count as done.
+    /// </summary>
+    public static async Task AbortAsync(IAmazonS3 s3, string bucket, string objectKey, string uploadId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await s3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = bucket, Key = objectKey, UploadId = uploadId }, cancellationToken);
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode is System.Net.HttpStatusCode.MethodNotAllowed or System.Net.HttpStatusCode.NotImplemented
+            or System.Net.HttpStatusCode.NotFound)
+        {
+            // Nothing the API can still remove.
         }
     }
 

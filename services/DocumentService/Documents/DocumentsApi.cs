@@ -57,7 +57,7 @@ internal static class DocumentsApi
         return api;
     }
 
-    public static async Task<Results<Created<DocumentInfo>, NotFound<ProblemDetails>, ProblemHttpResult, ValidationProblem>> UploadAsync(
+    public static async Task<Results<Created<DocumentInfo>, ProblemHttpResult, ValidationProblem>> UploadAsync(
         Guid patientId, HttpContext http, [AsParameters] DocumentServices s, CancellationToken cancellationToken)
     {
         if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = s.Options.Value.MaxUploadBytes + 1024 * 1024;
@@ -116,7 +116,7 @@ internal static class DocumentsApi
         return TypedResults.Created($"/api/documents/{document.Id}", document);
     }
 
-    public static async Task<Results<Ok<IReadOnlyList<DocumentInfo>>, NotFound<ProblemDetails>>> ListForPatientAsync(
+    public static async Task<Results<Ok<IReadOnlyList<DocumentInfo>>, ProblemHttpResult>> ListForPatientAsync(
         Guid patientId, [AsParameters] DocumentServices s, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         if (!await s.Patients.ExistsAsync(patientId, cancellationToken)) return PatientNotFound();
@@ -136,7 +136,7 @@ internal static class DocumentsApi
         return TypedResults.Ok(await DescribeAllAsync(s, rows, cancellationToken));
     }
 
-    public static async Task<Results<Ok<DocumentInfo>, NotFound<ProblemDetails>>> MetadataAsync(
+    public static async Task<Results<Ok<DocumentInfo>, ProblemHttpResult>> MetadataAsync(
         Guid id, [AsParameters] DocumentServices s, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         if (await s.Catalog.GetAsync(id, cancellationToken) is not { } row) return DocumentNotFound();
@@ -144,7 +144,7 @@ internal static class DocumentsApi
         return TypedResults.Ok(await s.Store.DescribeAsync(row, cancellationToken));
     }
 
-    public static async Task<Results<EmptyHttpResult, NotFound<ProblemDetails>, ProblemHttpResult>> HeadAsync(
+    public static async Task<Results<EmptyHttpResult, ProblemHttpResult>> HeadAsync(
         Guid id, HttpContext http, [AsParameters] DocumentServices s, CancellationToken cancellationToken)
     {
         if (await s.Catalog.GetAsync(id, cancellationToken) is not { } row) return DocumentNotFound();
@@ -156,7 +156,7 @@ internal static class DocumentsApi
         return TypedResults.Empty;
     }
 
-    public static async Task<Results<EmptyHttpResult, NotFound<ProblemDetails>, ProblemHttpResult>> DownloadAsync(
+    public static async Task<Results<EmptyHttpResult, ProblemHttpResult>> DownloadAsync(
         Guid id, HttpContext http, [AsParameters] DocumentServices s, CancellationToken cancellationToken)
     {
         if (await s.Catalog.GetAsync(id, cancellationToken) is not { } row) return DocumentNotFound();
@@ -189,7 +189,7 @@ internal static class DocumentsApi
         return TypedResults.Empty;
     }
 
-    public static async Task<Results<NoContent, NotFound<ProblemDetails>>> DeleteAsync(
+    public static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
         Guid id, [AsParameters] DocumentServices s, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         if (await s.Catalog.GetAsync(id, cancellationToken) is not { } row) return DocumentNotFound();
@@ -245,9 +245,9 @@ internal static class DocumentsApi
         return list;
     }
 
-    internal static NotFound<ProblemDetails> PatientNotFound() => TypedResults.NotFound(new ProblemDetails { Title = "No such patient.", Status = 404 });
+    internal static ProblemHttpResult PatientNotFound() => TypedResults.Problem(title: "No such patient.", statusCode: StatusCodes.Status404NotFound);
 
-    private static NotFound<ProblemDetails> DocumentNotFound() => TypedResults.NotFound(new ProblemDetails { Title = "No such document.", Status = 404 });
+    private static ProblemHttpResult DocumentNotFound() => TypedResults.Problem(title: "No such document.", statusCode: StatusCodes.Status404NotFound);
 
     private static ValidationProblem Invalid(string field, string message) =>
         TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = [message] });

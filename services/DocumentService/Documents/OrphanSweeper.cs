@@ -22,14 +22,7 @@ internal sealed class OrphanSweeper(IAmazonS3 s3, DocumentCatalog catalog, IOpti
         var aborted = 0;
         foreach (var (uploadId, objectKey) in await catalog.PendingOlderThanAsync(cutoff, cancellationToken))
         {
-            try
-            {
-                await s3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = _options.Bucket, Key = objectKey, UploadId = uploadId }, cancellationToken);
-            }
-            catch (AmazonS3Exception e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
-            {
-                // Already gone (completed and deleted, or aborted by S3's own lifecycle rules).
-            }
+            await DocumentStore.AbortAsync(s3, _options.Bucket, objectKey, uploadId, cancellationToken);
             await catalog.RemovePendingAsync(uploadId, cancellationToken);
             aborted++;
         }

@@ -40,14 +40,14 @@ internal static class PatientsApi
         return api;
     }
 
-    public static async Task<Results<Created<PatientView>, ValidationProblem, Conflict<ProblemDetails>>> CreateAsync(
+    public static async Task<Results<Created<PatientView>, ValidationProblem, ProblemHttpResult>> CreateAsync(
         NewPatient patient, [AsParameters] PatientServices s, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         var errors = PatientRecords.Validate(patient);
         if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
         if (await s.Records.CreateAsync(patient, cancellationToken) is not { } id)
         {
-            return TypedResults.Conflict(new ProblemDetails { Title = "A patient with this MRN exists.", Status = 409 });
+            return TypedResults.Problem(title: "A patient with this MRN exists.", statusCode: StatusCodes.Status409Conflict);
         }
         await s.Log.WriteAsync(user, "patient.create", id, null, "created", cancellationToken: CancellationToken.None);
         return TypedResults.Created($"/api/patients/{id}", (await s.Records.GetAsync(id, revealSsn: false, cancellationToken))!);
@@ -78,7 +78,7 @@ internal static class PatientsApi
         return TypedResults.Ok(found);
     }
 
-    public static async Task<Results<Ok<PatientView>, NotFound<ProblemDetails>>> GetAsync(
+    public static async Task<Results<Ok<PatientView>, ProblemHttpResult>> GetAsync(
         Guid id, [AsParameters] PatientServices s, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         if (await s.Records.GetAsync(id, revealSsn: false, cancellationToken) is not { } patient) return DocumentsApi.PatientNotFound();
@@ -86,7 +86,7 @@ internal static class PatientsApi
         return TypedResults.Ok(patient);
     }
 
-    public static async Task<Results<Ok<PatientView>, NotFound<ProblemDetails>, ValidationProblem>> RevealAsync(
+    public static async Task<Results<Ok<PatientView>, ProblemHttpResult, ValidationProblem>> RevealAsync(
         Guid id, RevealRequest request, [AsParameters] PatientServices s, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         var reason = request.Reason?.Trim();
@@ -100,7 +100,7 @@ internal static class PatientsApi
         return TypedResults.Ok((await s.Records.GetAsync(id, revealSsn: true, cancellationToken))!);
     }
 
-    public static async Task<Results<NoContent, NotFound<ProblemDetails>>> EraseAsync(
+    public static async Task<Results<NoContent, ProblemHttpResult>> EraseAsync(
         Guid id, [AsParameters] PatientServices s, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         if (!await s.Records.ExistsAsync(id, cancellationToken)) return DocumentsApi.PatientNotFound();
