@@ -52,7 +52,8 @@ public sealed class TransitKeyring : IKeyring
 
     /// <summary>
     /// Tries each EDK of this provider and key name. A key-service refusal of one EDK (400: tampered, wrong context,
-    /// version gone) means "not this one"; an unreachable or failing key service propagates so callers answer 503.
+    /// malformed, version gone) means "not this one"; an unreachable, forbidding or failing key service propagates so
+    /// callers can tell "unavailable" (503) from "not for these keys".
     /// </summary>
     public async Task<byte[]?> UnwrapDataKeyAsync(
         IReadOnlyList<EncryptedDataKey> encryptedDataKeys, IReadOnlyDictionary<string, string> encryptionContext, CancellationToken cancellationToken)
@@ -85,7 +86,7 @@ public sealed class TransitKeyring : IKeyring
                 dataKey = await client.DecryptAsync(keyName, ciphertext, associatedData: associatedData, cancellationToken: cancellationToken)
                     .ConfigureAwait(false);
             }
-            catch (TransitRequestException)
+            catch (Exception e) when (e is TransitRequestException or TamperedException or MalformedInputException or UnknownKeyException)
             {
                 continue;
             }
