@@ -58,6 +58,7 @@ internal static class Schema
             ciphertext_length  bigint NOT NULL,
             frame_length       int NOT NULL,
             ciphertext_prefix  bytea NOT NULL,
+            ciphertext_suffix  bytea NOT NULL,
             key_references     text NOT NULL,
             content_hmac       bytea NOT NULL,
             uploaded_by        text NOT NULL,

@@ -3,17 +3,21 @@ using Npgsql;
 
 namespace Pii.DocumentService.Documents;
 
-/// <summary>A document's metadata row. File name is a tier-2 ciphertext; <see cref="CiphertextPrefix"/> holds the message header.</summary>
+/// <summary>
+/// A document's metadata row. File name is a tier-2 ciphertext. <see cref="CiphertextPrefix"/> (first 4 KiB: the message
+/// header) and <see cref="CiphertextSuffix"/> (the final frame) are copies of authenticated ciphertext kept so a range read
+/// fetches only the frames it needs from S3; they are verified like any other byte of the message.
+/// </summary>
 internal sealed record DocumentRow(
     Guid Id, Guid PatientId, string ObjectKey, byte[] FileName, byte[] FileNameIndex, string ContentType, long PlaintextLength, long CiphertextLength,
-    int FrameLength, byte[] CiphertextPrefix, string KeyReferences, byte[] ContentHmac, string UploadedBy, DateTime UploadedAt);
+    int FrameLength, byte[] CiphertextPrefix, byte[] CiphertextSuffix, string KeyReferences, byte[] ContentHmac, string UploadedBy, DateTime UploadedAt);
 
 /// <summary>Metadata in <c>documents.documents</c> and the <c>pending_uploads</c> ledger of multipart uploads in progress.</summary>
 internal sealed class DocumentCatalog(NpgsqlDataSource database)
 {
     private const string Columns = "id AS Id, patient_id AS PatientId, object_key AS ObjectKey, file_name AS FileName, file_name_index AS FileNameIndex, "
         + "content_type AS ContentType, plaintext_length AS PlaintextLength, ciphertext_length AS CiphertextLength, frame_length AS FrameLength, "
-        + "ciphertext_prefix AS CiphertextPrefix, key_references AS KeyReferences, content_hmac AS ContentHmac, uploaded_by AS UploadedBy, uploaded_at AS UploadedAt";
+        + "ciphertext_prefix AS CiphertextPrefix, ciphertext_suffix AS CiphertextSuffix, key_references AS KeyReferences, content_hmac AS ContentHmac, uploaded_by AS UploadedBy, uploaded_at AS UploadedAt";
 
     public async Task AddPendingAsync(string uploadId, string objectKey, DateTime startedAt, CancellationToken cancellationToken)
     {
@@ -45,8 +49,8 @@ internal sealed class DocumentCatalog(NpgsqlDataSource database)
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(
             "INSERT INTO documents.documents (id, patient_id, object_key, file_name, file_name_index, content_type, plaintext_length, ciphertext_length, "
-            + "frame_length, ciphertext_prefix, key_references, content_hmac, uploaded_by, uploaded_at) VALUES (@Id, @PatientId, @ObjectKey, @FileName, "
-            + "@FileNameIndex, @ContentType, @PlaintextLength, @CiphertextLength, @FrameLength, @CiphertextPrefix, @KeyReferences, @ContentHmac, @UploadedBy, @UploadedAt)",
+            + "frame_length, ciphertext_prefix, ciphertext_suffix, key_references, content_hmac, uploaded_by, uploaded_at) VALUES (@Id, @PatientId, @ObjectKey, "
+            + "@FileName, @FileNameIndex, @ContentType, @PlaintextLength, @CiphertextLength, @FrameLength, @CiphertextPrefix, @CiphertextSuffix, @KeyReferences, @ContentHmac, @UploadedBy, @UploadedAt)",
             row, transaction, cancellationToken: cancellationToken));
         await connection.ExecuteAsync(new CommandDefinition(
             "DELETE FROM documents.pending_uploads WHERE upload_id = @uploadId", new { uploadId }, transaction, cancellationToken: cancellationToken));

@@ -40,6 +40,9 @@ internal sealed class DocumentStore(
 {
     public const string Purpose = "documents";
     private const int ReadChunk = 256 * 1024;
+
+    // End marker, sequence number, IV, content length and tag around a final frame (STREAM-FORMAT.md §3.2).
+    private const int FinalFrameOverhead = 4 + 4 + 12 + 4 + 16;
     private readonly DocumentOptions _options = options.Value;
 
     public static PiiSchema.Builder Declare(PiiSchema.Builder schema) => schema.PiiField("documents", "file_name", Tier.Two);
@@ -59,7 +62,10 @@ internal sealed class DocumentStore(
         var started = await s3.InitiateMultipartUploadAsync(new InitiateMultipartUploadRequest { BucketName = _options.Bucket, Key = objectKey }, cancellationToken);
         var uploadId = started.UploadId;
         var completed = false;
-        using var sink = new S3MultipartWriteStream(s3, _options.Bucket, objectKey, uploadId, _options.PartSize, _options.MaxPartsInFlight);
+        using var sink = new S3MultipartWriteStream(s3, _options.Bucket, objectKey, uploadId, _options.PartSize, _options.MaxPartsInFlight)
+        {
+            SuffixCapacity = _options.FrameLength + FinalFrameOverhead,
+        };
         try
         {
             await catalog.AddPendingAsync(uploadId, objectKey, time.GetUtcNow().UtcDateTime, cancellationToken);
@@ -92,7 +98,7 @@ internal sealed class DocumentStore(
 
             var row = new DocumentRow(id, patientId, objectKey,
                 (await ProtectFileNameAsync(id, fileName, cancellationToken))!, index.FileName.Compute(fileName), contentType, plaintextLength,
-                sink.BytesWritten, _options.FrameLength, sink.Prefix.ToArray(), KeyReferences, hmac.GetHashAndReset(), Roles.Of(user),
+                sink.BytesWritten, _options.FrameLength, sink.Prefix.ToArray(), sink.LastWrite.ToArray(), KeyReferences, hmac.GetHashAndReset(), Roles.Of(user),
                 time.GetUtcNow().UtcDateTime);
             await catalog.CommitAsync(row, uploadId, cancellationToken);
             return (UploadOutcome.Stored, ToInfo(row, fileName));
@@ -155,9 +161,12 @@ internal sealed class DocumentStore(
     public async Task<RangeDecryptor> OpenAsync(DocumentRow row, CancellationToken cancellationToken)
     {
         var prefix = row.CiphertextPrefix;
+        var suffix = row.CiphertextSuffix;
+        var suffixStart = row.CiphertextLength - suffix.Length;
         CiphertextRangeReader read = async (offset, count, ct) =>
         {
             if (offset + count <= prefix.Length) return prefix.AsMemory((int)offset, count);
+            if (offset >= suffixStart && offset + count <= row.CiphertextLength) return suffix.AsMemory((int)(offset - suffixStart), count);
             var response = await s3.GetObjectAsync(new GetObjectRequest
             {
                 BucketName = _options.Bucket,

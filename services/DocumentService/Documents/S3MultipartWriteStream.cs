@@ -17,6 +17,8 @@ internal sealed class S3MultipartWriteStream(IAmazonS3 s3, string bucket, string
     private readonly SemaphoreSlim _slots = new(maxInFlight, maxInFlight);
     private readonly List<Task<PartETag>> _parts = [];
     private readonly byte[] _prefix = new byte[PrefixLength];
+    private readonly byte[] _lastWrite = [];
+    private int _lastWriteLength;
     private byte[]? _buffer;
     private int _filled;
     private long _written;
@@ -33,6 +35,19 @@ internal sealed class S3MultipartWriteStream(IAmazonS3 s3, string bucket, string
     public override long Length => throw new NotSupportedException();
     public override long Position { get => _written; set => throw new NotSupportedException(); }
 
+    /// <summary>
+    /// The last bytes of the most recent write (at most <c>suffixCapacity</c>): the message's final frame is written in
+    /// one piece, so after completion this holds it, and range reads need not fetch it from S3.
+    /// </summary>
+    public ReadOnlyMemory<byte> LastWrite => _lastWrite.AsMemory(0, _lastWriteLength);
+
+    /// <summary>How many bytes of the last write to keep; set before writing.</summary>
+    public int SuffixCapacity
+    {
+        get => _lastWrite.Length;
+        init => _lastWrite = new byte[value];
+    }
+
     /// <summary>Bytes accepted so far (the ciphertext length once complete).</summary>
     public long BytesWritten => _written;
 
@@ -43,6 +58,8 @@ internal sealed class S3MultipartWriteStream(IAmazonS3 s3, string bucket, string
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
+        _lastWriteLength = Math.Min(buffer.Length, _lastWrite.Length);
+        buffer[^_lastWriteLength..].CopyTo(_lastWrite);
         while (!buffer.IsEmpty)
         {
             _buffer ??= ArrayPool<byte>.Shared.Rent(partSize);
