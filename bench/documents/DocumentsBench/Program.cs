@@ -53,7 +53,7 @@ service.Environment["DocumentService__MaxUploadBytes"] = (4L << 30).ToString(Cul
 service.Environment["Auth__ApiKeyHashes__clinician"] = ApiKeys.Hash(apiKey);
 service.Environment["Logging__LogLevel__Default"] = "Warning";
 using var process = Process.Start(service)!;
-process.OutputDataReceived += (_, _) => { };
+process.OutputDataReceived += (_, e) => { if (e.Data is { } line && (line.StartsWith("warn", StringComparison.Ordinal) || line.StartsWith("fail", StringComparison.Ordinal))) Console.Error.WriteLine("[service] " + line); };
 process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine("[service] " + e.Data); };
 process.BeginOutputReadLine();
 process.BeginErrorReadLine();
@@ -122,7 +122,7 @@ try
         using var response = await http.GetAsync($"/api/documents/{smallId}");
         var body = await response.Content.ReadAsByteArrayAsync();
         watch.Stop();
-        return (Ok: response.StatusCode == HttpStatusCode.OK && body.AsSpan().SequenceEqual(small), Ms: watch.Elapsed.TotalMilliseconds);
+        return (Ok: response.StatusCode == HttpStatusCode.OK && body.AsSpan().SequenceEqual(small), Ms: watch.Elapsed.TotalMilliseconds, Status: (int)response.StatusCode);
     }).ToList();
     var wall = Stopwatch.StartNew();
     start3.SetResult();
@@ -131,6 +131,7 @@ try
     var concurrentPeak = concurrentSampler.Stop();
     var times = results.Select(r => r.Ms).Order().ToList();
     Console.WriteLine($"{clients} concurrent clients x 1 MiB: {results.Count(r => r.Ok)}/{clients} succeeded and identical, p50 {Percentile(times, 50):0} ms, p99 {Percentile(times, 99):0} ms, wall {wall.Elapsed.TotalSeconds:0.00} s; service peak RSS {concurrentPeak / 1048576.0:0} MiB");
+    foreach (var failure in results.Where(r => !r.Ok).GroupBy(r => r.Status)) Console.WriteLine($"  failed with HTTP {failure.Key}: {failure.Count()}");
     Console.WriteLine($"DocumentService VmHWM (whole run): {PeakRss(process.Id) / 1048576.0:0} MiB");
     return results.All(r => r.Ok) ? 0 : 1;
 }

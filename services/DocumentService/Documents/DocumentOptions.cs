@@ -8,6 +8,11 @@ internal sealed class DocumentOptions
     public int MaxPartsInFlight { get; set; } = 2;
     public int FrameLength { get; set; } = 64 * 1024;
     public long MaxUploadBytes { get; set; } = 2L * 1024 * 1024 * 1024;
+    /// <summary>
+    /// Downloads served at once; more wait their turn before touching the database or S3, so a burst of clients neither
+    /// exhausts the connection pool nor grows memory with the number of clients.
+    /// </summary>
+    public int MaxConcurrentReads { get; set; } = 16;
     public TimeSpan KeyCacheTimeToLive { get; set; } = TimeSpan.FromMinutes(5);
     public int KeyCacheCapacity { get; set; } = 10_000;
 

@@ -16,8 +16,9 @@ namespace Pii.DocumentService.Documents;
 
 /// <summary>Bundled handler dependencies.</summary>
 internal sealed class DocumentServices(DocumentStore store, DocumentCatalog catalog, PatientRecords patients, DocumentKeys keys, AccessLog log,
-    IOptions<DocumentOptions> options)
+    IOptions<DocumentOptions> options, ReadLimiter readLimiter)
 {
+    public ReadLimiter ReadLimiter { get; } = readLimiter;
     public DocumentStore Store { get; } = store;
     public DocumentCatalog Catalog { get; } = catalog;
     public PatientRecords Patients { get; } = patients;
@@ -159,6 +160,20 @@ internal static class DocumentsApi
     public static async Task<Results<EmptyHttpResult, ProblemHttpResult>> DownloadAsync(
         Guid id, HttpContext http, [AsParameters] DocumentServices s, CancellationToken cancellationToken)
     {
+        await s.ReadLimiter.Gate.WaitAsync(cancellationToken);
+        try
+        {
+            return await DownloadNowAsync(id, http, s, cancellationToken);
+        }
+        finally
+        {
+            s.ReadLimiter.Gate.Release();
+        }
+    }
+
+    private static async Task<Results<EmptyHttpResult, ProblemHttpResult>> DownloadNowAsync(
+        Guid id, HttpContext http, DocumentServices s, CancellationToken cancellationToken)
+    {
         if (await s.Catalog.GetAsync(id, cancellationToken) is not { } row) return DocumentNotFound();
         var info = await s.Store.DescribeAsync(row, cancellationToken);
         var range = ByteRangeRequest.Parse(http.Request.Headers.Range, info.Size, out var unsatisfiable);
@@ -289,4 +304,12 @@ internal sealed class HashingWriteStream(Stream inner, IncrementalHash hash, int
     public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
     public override void SetLength(long value) => throw new NotSupportedException();
+}
+
+/// <summary>The bound on concurrent downloads (<see cref="DocumentOptions.MaxConcurrentReads"/>).</summary>
+internal sealed class ReadLimiter(IOptions<DocumentOptions> options) : IDisposable
+{
+    public SemaphoreSlim Gate { get; } = new(options.Value.MaxConcurrentReads, options.Value.MaxConcurrentReads);
+
+    public void Dispose() => Gate.Dispose();
 }

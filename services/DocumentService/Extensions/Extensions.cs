@@ -73,6 +73,7 @@ internal static class Extensions
         services.AddSingleton<AccessLog>();
         services.AddSingleton<PatientRecords>();
         services.AddSingleton<DocumentCatalog>();
+        services.AddSingleton<ReadLimiter>();
         services.AddSingleton(sp =>
         {
             var store = ActivatorUtilities.CreateInstance<DocumentStore>(sp);
