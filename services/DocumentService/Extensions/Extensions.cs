@@ -32,6 +32,8 @@ internal static class Extensions
         var services = builder.Services;
         var records = configuration.GetConnectionString("records") ?? throw new InvalidOperationException("ConnectionStrings:records is not set.");
         var bucket = S3BucketConnection.Parse(configuration.GetConnectionString("documents") ?? throw new InvalidOperationException("ConnectionStrings:documents is not set."));
+        // Fail at start, with the reason, rather than on the first patient request.
+        DocumentKeys.LoadApplicationKey(configuration).Dispose();
         services.AddOptions<DocumentOptions>().Bind(configuration.GetSection("DocumentService")).Configure(o => o.Bucket = bucket.Bucket);
         services.AddSingleton(TimeProvider.System);
 
