@@ -33,6 +33,7 @@ model.AddService("documentservice", "services/DocumentService/DocumentService.cs
     .WithReference(documents)
     .WithReference(vault.AddToken("documentservice", "documents"))
     .WithApiKeys(host.ApiKeys, "clinician", "records-admin", "auditor")
+    .WithGeneratedKeyFile(model, "DocumentService__ApplicationKeyFile", "documentservice-application-key")
     .WaitFor(records).WaitFor(documents.Resource).WaitFor(vault);
 
 model.AddService("etlworker", "services/EtlWorker/EtlWorker.csproj")

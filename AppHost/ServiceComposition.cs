@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Pii.AppHost.Hosting;
 
 namespace Pii.AppHost;
@@ -23,4 +24,14 @@ public static class ServiceComposition
     /// <summary>FormApi as one of its two identities; the process learns which from <c>FormApi__Instance</c>.</summary>
     public static ProjectResource AddFormApi(this AppModel model, string name, FormApiInstance instance) =>
         model.AddService(name, FormApiProject).WithEnvironment("FormApi__Instance", instance.ToString().ToLowerInvariant());
+
+    /// <summary>
+    /// A 32-byte key that only this service holds (e.g. the tier-3 application key the key service must never see):
+    /// generated once into the secrets folder (0600) and passed as a file path, so the key itself is in no environment.
+    /// </summary>
+    public static ProjectResource WithGeneratedKeyFile(this ProjectResource project, AppModel model, string environmentName, string secretName)
+    {
+        model.Secrets.GetOrCreate(secretName, () => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
+        return project.WithEnvironment(environmentName, model.Secrets.PathOf(secretName));
+    }
 }

@@ -5,6 +5,7 @@ using System.Text.Json;
 using Pii.Crypto;
 using Pii.Crypto.Streams;
 using Pii.Crypto.Streams.Keyrings;
+using Pii.Crypto.Transit;
 
 namespace Pii.Cli.Commands;
 
@@ -109,6 +110,7 @@ internal static class StreamCommands
         private readonly Option<string> keyName = new("--key-name") { Description = "Raw AES keyring: key name" };
         private readonly Option<string> rsaKeyNamespace = new("--rsa-key-namespace") { Description = "Raw RSA keyring: key namespace (provider ID)" };
         private readonly Option<string> rsaKeyName = new("--rsa-key-name") { Description = "Raw RSA keyring: key name" };
+        private readonly Option<string> transitKey = new("--transit-key") { Description = "Transit keyring: key name in the key service (VAULT_ADDR, VAULT_TOKEN)" };
 
         public void AddTo(Command command)
         {
@@ -118,14 +120,24 @@ internal static class StreamCommands
             command.Options.Add(rsaKeyOption);
             command.Options.Add(rsaKeyNamespace);
             command.Options.Add(rsaKeyName);
+            command.Options.Add(transitKey);
         }
 
-        /// <summary>AES keyring first (the generator), RSA second, as a multi-keyring when both are given.</summary>
+        /// <summary>
+        /// Transit keyring first (the generator), then AES, then RSA; a multi-keyring when several are given. Decryption
+        /// tries each, so a message with a transit and an RSA EDK opens with either.
+        /// </summary>
         public OwnedKeyring CreateKeyring(ParseResult parseResult, bool forEncryption)
         {
             var keyrings = new List<IKeyring>();
+            HttpClient? transitHttp = null;
             try
             {
+                if (parseResult.GetValue(transitKey) is { } transitKeyName)
+                {
+                    transitHttp = new HttpClient();
+                    keyrings.Add(CreateTransitKeyring(transitHttp, transitKeyName));
+                }
                 var hex = parseResult.GetValue(aesKeyHex);
                 if (hex is not null)
                 {
@@ -138,18 +150,28 @@ internal static class StreamCommands
                     keyrings.Add(CreateRsaKeyring(
                         Required(parseResult, rsaKeyNamespace), Required(parseResult, rsaKeyName), forEncryption ? pem : null, forEncryption ? null : pem));
                 }
-                return new OwnedKeyring(keyrings, keyrings.Count switch
+                return new OwnedKeyring(keyrings, transitHttp, keyrings.Count switch
                 {
-                    0 => throw new UsageException($"Give --aes-key-hex (with --key-namespace, --key-name) and/or {rsaKeyOption.Name} (with --rsa-key-namespace, --rsa-key-name)."),
+                    0 => throw new UsageException($"Give --transit-key, --aes-key-hex (with --key-namespace, --key-name) and/or {rsaKeyOption.Name} (with --rsa-key-namespace, --rsa-key-name)."),
                     1 => keyrings[0],
-                    _ => new MultiKeyring(keyrings[0], keyrings[1]),
+                    _ => new MultiKeyring(keyrings[0], keyrings.Skip(1).ToList()),
                 });
             }
             catch
             {
                 DisposeAll(keyrings);
+                transitHttp?.Dispose();
                 throw;
             }
+        }
+
+        private static TransitKeyring CreateTransitKeyring(HttpClient http, string keyName)
+        {
+            if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("VAULT_ADDR")))
+            {
+                throw new UsageException("--transit-key needs VAULT_ADDR (and VAULT_TOKEN) set to the key service.");
+            }
+            return new TransitKeyring(new TransitClient(http, TransitClientOptions.FromEnvironment()), keyName);
         }
 
         private static RawAesKeyring CreateAesKeyring(string hex, string keyNamespace, string keyName)
@@ -204,11 +226,15 @@ internal static class StreamCommands
     }
 
     /// <summary>The keyring to use and the raw keyrings it is built from, which hold key material to dispose.</summary>
-    private sealed class OwnedKeyring(List<IKeyring> parts, IKeyring keyring) : IDisposable
+    private sealed class OwnedKeyring(List<IKeyring> parts, HttpClient? transitHttp, IKeyring keyring) : IDisposable
     {
         public IKeyring Keyring { get; } = keyring;
 
-        public void Dispose() => DisposeAll(parts);
+        public void Dispose()
+        {
+            DisposeAll(parts);
+            transitHttp?.Dispose();
+        }
     }
 
     private static void DisposeAll(List<IKeyring> keyrings)
@@ -256,6 +282,16 @@ internal static class StreamCommands
             catch (CryptoException e)
             {
                 await Console.Error.WriteLineAsync($"rejected ({e.GetType().Name}): {e.Message}");
+                return Rejected;
+            }
+            catch (TransitException e)
+            {
+                await Console.Error.WriteLineAsync($"rejected: the key service answered {e.StatusCode}.");
+                return Rejected;
+            }
+            catch (HttpRequestException)
+            {
+                await Console.Error.WriteLineAsync("rejected: the key service is unreachable.");
                 return Rejected;
             }
             catch (ArgumentException e)

@@ -1,4 +1,7 @@
+using Pii.DocumentService.Audit;
+using Pii.DocumentService.Documents;
 using Pii.DocumentService.Extensions;
+using Pii.DocumentService.Patients;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
@@ -6,6 +9,13 @@ builder.AddApplicationServices();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
+app.UseDefaultFiles();
+app.UseStaticFiles();
+app.UseAuthentication();
+app.UseAuthorization();
+app.MapPatientsApi();
+app.MapDocumentsApi();
+app.MapAuditApi();
 app.Run();
 
 public partial class Program;

@@ -14,12 +14,17 @@ public sealed class HeadlessChromium : IDisposable
     private readonly string _profile = Directory.CreateTempSubdirectory("pii-chromium-").FullName;
     private readonly string _screenshotPrefix;
 
-    private HeadlessChromium(string screenshotPrefix)
+    private HeadlessChromium(string screenshotPrefix, string? downloadDirectory)
     {
         _screenshotPrefix = screenshotPrefix;
         var options = new ChromeOptions { BinaryLocation = "/usr/bin/chromium" };
         options.AddArguments("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--window-size=1400,900", $"--user-data-dir={_profile}");
+        if (downloadDirectory is not null)
+        {
+            options.AddUserProfilePreference("download.default_directory", downloadDirectory);
+            options.AddUserProfilePreference("download.prompt_for_download", false);
+        }
         var service = ChromeDriverService.CreateDefaultService("/usr/bin", "chromedriver");
         service.HideCommandPromptWindow = true;
         Driver = new ChromeDriver(service, options, TimeSpan.FromSeconds(60));
@@ -27,10 +32,11 @@ public sealed class HeadlessChromium : IDisposable
 
     public ChromeDriver Driver { get; }
 
-    public static async Task<HeadlessChromium> StartAsync(string screenshotPrefix)
+    /// <param name="downloadDirectory">Where downloads land without a prompt (null: Chromium's default).</param>
+    public static async Task<HeadlessChromium> StartAsync(string screenshotPrefix, string? downloadDirectory = null)
     {
         await Prerequisites.EnsureAptPackagesAsync(["chromium", "chromium-driver"], Console.Out);
-        return new HeadlessChromium(screenshotPrefix);
+        return new HeadlessChromium(screenshotPrefix, downloadDirectory);
     }
 
     /// <summary>Saves a screenshot; returns its path.</summary>

@@ -1,19 +1,145 @@
+using Amazon.Runtime;
+using Amazon.S3;
+using Microsoft.AspNetCore.Authentication;
 using Npgsql;
+using Pii.Crypto.Keys;
+using Pii.Crypto.Streams;
+using Pii.Crypto.Streams.Keyrings;
+using Pii.Crypto.Tiers;
+using Pii.Crypto.Transit;
+using Pii.ServiceDefaults.Auth;
+using Pii.DocumentService.Audit;
+using Pii.DocumentService.Auth;
+using Pii.DocumentService.Data;
+using Pii.DocumentService.Documents;
+using Pii.DocumentService.Keys;
+using Pii.DocumentService.Patients;
 using Pii.Services.Shared;
 
 namespace Pii.DocumentService.Extensions;
 
 internal static class Extensions
 {
-    /// <summary>PostgreSQL metadata (ConnectionStrings:records), the documents bucket (ConnectionStrings:documents), the key service.</summary>
+    public const string TransitKeyName = "documents";
+
+    /// <summary>
+    /// PostgreSQL (ConnectionStrings:records), the documents bucket (ConnectionStrings:documents), the key service
+    /// (VAULT_ADDR / VAULT_TOKEN, KEK "documents"), the tier-3 application key (DocumentService:ApplicationKey[File]),
+    /// role API keys (Auth:ApiKeyHashes:*).
+    /// </summary>
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
-        var records = builder.Configuration.GetConnectionString("records") ?? throw new InvalidOperationException("ConnectionStrings:records is not set.");
-        var documents = S3BucketConnection.Parse(builder.Configuration.GetConnectionString("documents") ?? throw new InvalidOperationException("ConnectionStrings:documents is not set."));
-        builder.Services.AddKeyServiceClient(builder.Configuration);
-        builder.Services.AddHealthChecks()
+        var configuration = builder.Configuration;
+        var services = builder.Services;
+        var records = configuration.GetConnectionString("records") ?? throw new InvalidOperationException("ConnectionStrings:records is not set.");
+        var bucket = S3BucketConnection.Parse(configuration.GetConnectionString("documents") ?? throw new InvalidOperationException("ConnectionStrings:documents is not set."));
+        // Fail at start, with the reason, rather than on the first patient request.
+        DocumentKeys.LoadApplicationKey(configuration).Dispose();
+        services.AddOptions<DocumentOptions>().Bind(configuration.GetSection("DocumentService")).Configure(o => o.Bucket = bucket.Bucket);
+        services.AddSingleton(TimeProvider.System);
+
+        services.AddSingleton(_ => new NpgsqlDataSourceBuilder(records).Build());
+        services.AddHostedService<SchemaInitializer>();
+        services.AddSingleton<IAmazonS3>(_ =>
+        {
+            // The PLATFORM.md settings for s3rver (as S3BucketConnection.CreateClient), with one retry and a bounded
+            // timeout so a dead S3 becomes a 503 within seconds.
+            return new AmazonS3Client(new BasicAWSCredentials(bucket.AccessKey, bucket.SecretKey), new AmazonS3Config
+            {
+                ServiceURL = bucket.Endpoint.ToString(),
+                ForcePathStyle = true,
+                AuthenticationRegion = "us-east-1",
+                RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
+                ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
+                MaxErrorRetry = 1,
+                Timeout = TimeSpan.FromSeconds(30),
+            });
+        });
+
+        services.AddKeyServiceClient(configuration);
+        services.AddSingleton(sp => new TransitClient(new HttpClient(), new TransitClientOptions
+        {
+            Address = DependencyChecks.KeyServiceAddress(configuration),
+            Token = configuration["VAULT_TOKEN"],
+            MaxRetries = 1,
+            AttemptTimeout = TimeSpan.FromSeconds(5),
+        }));
+        services.AddSingleton<IKeyEncryptionKey>(sp => new TransitKek(sp.GetRequiredService<TransitClient>(), TransitKeyName));
+        services.AddSingleton(sp => new DekManager(sp.GetRequiredService<IKeyEncryptionKey>(), new PostgresDekStore(sp.GetRequiredService<NpgsqlDataSource>())));
+        services.AddSingleton(sp => new DocumentKeys(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<IKeyEncryptionKey>(),
+            DocumentKeys.LoadApplicationKey(configuration)));
+        services.AddSingleton(sp => new TieredFieldProtector(
+            DocumentStore.Declare(PatientRecords.Declare(PiiSchema.CreateBuilder())).Build(),
+            sp.GetRequiredService<DekManager>(), sp.GetRequiredService<DocumentKeys>().ApplicationKey));
+        services.AddSingleton(sp => DocumentKeyring(sp, configuration));
+        services.AddSingleton<IKeyring>(sp => sp.GetRequiredService<CachingKeyring>());
+        services.AddSingleton<AccessLog>();
+        services.AddSingleton<PatientRecords>();
+        services.AddSingleton<DocumentCatalog>();
+        services.AddSingleton<ReadLimiter>();
+        services.AddSingleton(sp =>
+        {
+            var store = ActivatorUtilities.CreateInstance<DocumentStore>(sp);
+            store.KeyReferences = RecoveryKeyFile(configuration) is null
+                ? $$"""[{"provider":"{{TransitKeyring.ProviderId}}","key":"{{TransitKeyName}}"}]"""
+                : $$"""[{"provider":"{{TransitKeyring.ProviderId}}","key":"{{TransitKeyName}}"},{"provider":"pii-recovery","key":"{{RecoveryKeyName(configuration)}}"}]""";
+            return store;
+        });
+        services.AddSingleton<OrphanSweeper>();
+        services.AddHostedService(sp => sp.GetRequiredService<OrphanSweeper>());
+
+        services.AddSingleton<ApiKeyRoles>();
+        services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        services.AddAuthorizationBuilder()
+            .AddPolicy(Roles.Clinician, p => p.RequireRole(Roles.Clinician, Roles.RecordsAdmin))
+            .AddPolicy(Roles.RecordsAdmin, p => p.RequireRole(Roles.RecordsAdmin))
+            .AddPolicy(Roles.Auditor, p => p.RequireRole(Roles.Auditor));
+
+        services.AddHealthChecks()
             .AddDatabaseCheck("postgres", () => new NpgsqlConnection(records))
-            .AddBucketCheck("s3", () => documents)
+            .AddBucketCheck("s3", () => bucket)
             .AddKeyServiceCheck();
+    }
+
+    /// <summary>Transit keyring on KEK "documents" (generator), plus the recovery RSA public key when configured; cached.</summary>
+    private static CachingKeyring DocumentKeyring(IServiceProvider services, IConfiguration configuration)
+    {
+        IKeyring keyring = new TransitKeyring(services.GetRequiredService<TransitClient>(), TransitKeyName);
+        if (RecoveryKeyFile(configuration) is { } file)
+        {
+            keyring = new MultiKeyring(keyring, RawRsaKeyring.FromPem("pii-recovery", RecoveryKeyName(configuration), File.ReadAllText(file), null));
+        }
+        var options = configuration.GetSection("DocumentService").Get<DocumentOptions>() ?? new DocumentOptions();
+        return new CachingKeyring(keyring, options.KeyCacheTimeToLive, options.KeyCacheCapacity, services.GetRequiredService<TimeProvider>());
+    }
+
+    private static string? RecoveryKeyFile(IConfiguration configuration) =>
+        configuration["DocumentService:RecoveryPublicKeyFile"] is { Length: > 0 } file ? file : null;
+
+    private static string RecoveryKeyName(IConfiguration configuration) =>
+        configuration["DocumentService:RecoveryKeyName"] is { Length: > 0 } name ? name : "documents-recovery";
+
+    /// <summary>Creates the schema at start, waiting up to a minute for PostgreSQL.</summary>
+    private sealed class SchemaInitializer(NpgsqlDataSource database, ILogger<SchemaInitializer> logger) : IHostedService
+    {
+        public async Task StartAsync(CancellationToken cancellationToken)
+        {
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await Schema.EnsureAsync(database, cancellationToken);
+                    return;
+                }
+                catch (NpgsqlException e) when (attempt < 30 && e is not PostgresException)
+                {
+                    Log.DatabaseWait(logger, e.GetType().Name);
+                    await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
+                }
+            }
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }

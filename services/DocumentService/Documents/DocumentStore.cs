@@ -1,0 +1,211 @@
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using Amazon.Runtime;
+using Amazon.S3;
+using Amazon.S3.Model;
+using Microsoft.Extensions.Options;
+using Pii.Crypto;
+using Pii.Crypto.Fields;
+using Pii.Crypto.Streams;
+using Pii.Crypto.Streams.Keyrings;
+using Pii.Crypto.Tiers;
+using Pii.DocumentService.Auth;
+using Pii.DocumentService.Keys;
+
+namespace Pii.DocumentService.Documents;
+
+internal sealed record DocumentInfo(Guid Id, Guid PatientId, string FileName, string ContentType, long Size, long StoredSize, int FrameLength,
+    string KeyReferences, string UploadedBy, DateTime UploadedAt);
+
+/// <summary>The outcome of an upload that did not fail on a dependency.</summary>
+internal enum UploadOutcome
+{
+    Stored,
+    Empty,
+    TooLarge,
+}
+
+/// <summary>
+/// Upload: request body → HMAC-SHA256 of the plaintext → <see cref="EncryptingStream"/> (ESDK message, transit keyring
+/// plus an optional recovery RSA key) → <see cref="S3MultipartWriteStream"/>. The object key and the encryption context
+/// carry only random ids (<c>document</c>, <c>patient</c>). The document is visible only when the multipart upload
+/// completed and the metadata row committed; on any failure the multipart upload is aborted (and, if S3 is unreachable
+/// even for that, the pending-upload ledger lets the sweeper abort it later).
+/// Download: <see cref="RangeDecryptor"/> over S3 ranged GETs, the header served from the stored prefix.
+/// </summary>
+internal sealed class DocumentStore(
+    IAmazonS3 s3, DocumentCatalog catalog, IKeyring keyring, TieredFieldProtector protector, DocumentKeys keys, IOptions<DocumentOptions> options,
+    TimeProvider time, ILogger<DocumentStore> logger)
+{
+    public const string Purpose = "documents";
+    private const int ReadChunk = 256 * 1024;
+
+    // End marker, sequence number, IV, content length and tag around a final frame (STREAM-FORMAT.md §3.2).
+    private const int FinalFrameOverhead = 4 + 4 + 12 + 4 + 16;
+    private readonly DocumentOptions _options = options.Value;
+
+    public static PiiSchema.Builder Declare(PiiSchema.Builder schema) => schema.PiiField("documents", "file_name", Tier.Two);
+
+    public string KeyReferences { get; set; } = """[{"provider":"pii-transit","key":"documents"}]""";
+
+    public async Task<(UploadOutcome Outcome, DocumentInfo? Document)> UploadAsync(
+        Guid patientId, string fileName, string contentType, Stream body, ClaimsPrincipal user, CancellationToken cancellationToken)
+    {
+        var index = await keys.GetIndexKeysAsync(cancellationToken);
+        var first = new byte[ReadChunk];
+        var firstCount = await body.ReadAsync(first, cancellationToken);
+        if (firstCount == 0) return (UploadOutcome.Empty, null);
+
+        var id = Guid.CreateVersion7();
+        var objectKey = $"patients/{patientId:N}/{id:N}";
+        var started = await s3.InitiateMultipartUploadAsync(new InitiateMultipartUploadRequest { BucketName = _options.Bucket, Key = objectKey }, cancellationToken);
+        var uploadId = started.UploadId;
+        var completed = false;
+        using var sink = new S3MultipartWriteStream(s3, _options.Bucket, objectKey, uploadId, _options.PartSize, _options.MaxPartsInFlight)
+        {
+            SuffixCapacity = _options.FrameLength + FinalFrameOverhead,
+        };
+        try
+        {
+            await catalog.AddPendingAsync(uploadId, objectKey, time.GetUtcNow().UtcDateTime, cancellationToken);
+            using var hmac = index.CreateContentHmac();
+            long plaintextLength = 0;
+            var context = new Dictionary<string, string> { ["document"] = id.ToString(), ["patient"] = patientId.ToString() };
+            var encrypting = await StreamEncryptor.CreateAsync(sink, keyring, context, new StreamEncryptionOptions { FrameLength = _options.FrameLength },
+                leaveOpen: true, cancellationToken);
+            await using (encrypting)
+            {
+                var buffer = first;
+                var count = firstCount;
+                while (count > 0)
+                {
+                    plaintextLength += count;
+                    if (plaintextLength > _options.MaxUploadBytes)
+                    {
+                        await sink.DrainAsync();
+                        await CleanUpAsync(objectKey, uploadId, completed: false);
+                        return (UploadOutcome.TooLarge, null);
+                    }
+                    hmac.AppendData(buffer, 0, count);
+                    await encrypting.WriteAsync(buffer.AsMemory(0, count), cancellationToken);
+                    count = await body.ReadAsync(buffer, cancellationToken);
+                }
+                await encrypting.CompleteAsync(cancellationToken);
+            }
+            await sink.CompleteAsync(cancellationToken);
+            completed = true;
+
+            var row = new DocumentRow(id, patientId, objectKey,
+                (await ProtectFileNameAsync(id, fileName, cancellationToken))!, index.FileName.Compute(fileName), contentType, plaintextLength,
+                sink.BytesWritten, _options.FrameLength, sink.Prefix.ToArray(), sink.LastWrite.ToArray(), KeyReferences, hmac.GetHashAndReset(), Roles.Of(user),
+                time.GetUtcNow().UtcDateTime);
+            await catalog.CommitAsync(row, uploadId, cancellationToken);
+            return (UploadOutcome.Stored, ToInfo(row, fileName));
+        }
+        catch
+        {
+            await sink.DrainAsync();
+            await CleanUpAsync(objectKey, uploadId, completed);
+            throw;
+        }
+        finally
+        {
+            if (!completed) await sink.DrainAsync();
+        }
+    }
+
+    /// <summary>Best effort, never with the request's token (a disconnected client must still get its upload aborted).</summary>
+    private async Task CleanUpAsync(string objectKey, string uploadId, bool completed)
+    {
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        try
+        {
+            if (completed)
+            {
+                await s3.DeleteObjectAsync(_options.Bucket, objectKey, limit.Token);
+            }
+            else
+            {
+                await AbortAsync(s3, _options.Bucket, objectKey, uploadId, limit.Token);
+            }
+            await catalog.RemovePendingAsync(uploadId, limit.Token);
+        }
+        catch (Exception e) when (e is AmazonServiceException or HttpRequestException or OperationCanceledException or Npgsql.NpgsqlException)
+        {
+            Log.AbortFailed(logger, objectKey, e is AmazonServiceException s3 ? $"{e.GetType().Name} {s3.StatusCode} {s3.ErrorCode}" : e.GetType().Name);
+        }
+    }
+
+    /// <summary>
+    /// Aborts a multipart upload. An endpoint without AbortMultipartUpload (s3rver 3.7.1 answers 405) or one that no
+    /// longer knows the upload (404) leaves nothing more to do through the API, so both count as done.
+    /// </summary>
+    public static async Task AbortAsync(IAmazonS3 s3, string bucket, string objectKey, string uploadId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await s3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = bucket, Key = objectKey, UploadId = uploadId }, cancellationToken);
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode is System.Net.HttpStatusCode.MethodNotAllowed or System.Net.HttpStatusCode.NotImplemented
+            or System.Net.HttpStatusCode.NotFound)
+        {
+            // Nothing the API can still remove.
+        }
+    }
+
+    public async Task<DocumentInfo> DescribeAsync(DocumentRow row, CancellationToken cancellationToken) =>
+        ToInfo(row, await UnprotectFileNameAsync(row, cancellationToken));
+
+    /// <summary>Opens a stored document for reading; checks that the object's authenticated context names this document.</summary>
+    public async Task<RangeDecryptor> OpenAsync(DocumentRow row, CancellationToken cancellationToken)
+    {
+        var prefix = row.CiphertextPrefix;
+        var suffix = row.CiphertextSuffix;
+        var suffixStart = row.CiphertextLength - suffix.Length;
+        CiphertextRangeReader read = async (offset, count, ct) =>
+        {
+            if (offset + count <= prefix.Length) return prefix.AsMemory((int)offset, count);
+            if (offset >= suffixStart && offset + count <= row.CiphertextLength) return suffix.AsMemory((int)(offset - suffixStart), count);
+            var response = await s3.GetObjectAsync(new GetObjectRequest
+            {
+                BucketName = _options.Bucket,
+                Key = row.ObjectKey,
+                ByteRange = new ByteRange(offset, offset + count - 1),
+            }, ct);
+            using (response)
+            {
+                var bytes = new byte[count];
+                var filled = await response.ResponseStream.ReadAtLeastAsync(bytes, count, throwOnEndOfStream: false, ct);
+                return bytes.AsMemory(0, filled);
+            }
+        };
+        var decryptor = await RangeDecryptor.OpenAsync(read, row.CiphertextLength, keyring, cancellationToken: cancellationToken);
+        if (!decryptor.EncryptionContext.TryGetValue("document", out var document) || document != row.Id.ToString()
+            || decryptor.PlaintextLength != row.PlaintextLength)
+        {
+            decryptor.Dispose();
+            throw new TamperedException("The stored object does not belong to this document.");
+        }
+        return decryptor;
+    }
+
+    /// <summary>Removes the object, then the metadata. A missing object is fine (already gone).</summary>
+    public async Task DeleteAsync(DocumentRow row, CancellationToken cancellationToken)
+    {
+        await s3.DeleteObjectAsync(_options.Bucket, row.ObjectKey, cancellationToken);
+        await catalog.DeleteAsync(row.Id, cancellationToken);
+    }
+
+    public async Task<byte[]> FileNameIndexAsync(string fileName, CancellationToken cancellationToken) =>
+        (await keys.GetIndexKeysAsync(cancellationToken)).FileName.Compute(fileName);
+
+    private Task<byte[]?> ProtectFileNameAsync(Guid id, string fileName, CancellationToken cancellationToken) =>
+        protector.ProtectAsync(Purpose, FieldMode.Randomized, Encoding.UTF8.GetBytes(fileName), new FieldContext("documents", "file_name", id.ToString()), cancellationToken);
+
+    private async Task<string> UnprotectFileNameAsync(DocumentRow row, CancellationToken cancellationToken) =>
+        Encoding.UTF8.GetString((await protector.UnprotectAsync(row.FileName, new FieldContext("documents", "file_name", row.Id.ToString()), cancellationToken))!);
+
+    private static DocumentInfo ToInfo(DocumentRow row, string fileName) => new(row.Id, row.PatientId, fileName, row.ContentType, row.PlaintextLength,
+        row.CiphertextLength, row.FrameLength, row.KeyReferences, row.UploadedBy, DateTime.SpecifyKind(row.UploadedAt, DateTimeKind.Utc));
+}

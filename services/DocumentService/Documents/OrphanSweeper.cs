@@ -1,0 +1,67 @@
+using Amazon.Runtime;
+using Amazon.S3;
+using Amazon.S3.Model;
+using Microsoft.Extensions.Options;
+
+namespace Pii.DocumentService.Documents;
+
+/// <summary>
+/// Removes what a failed upload may leave behind when even its abort failed (S3 or the database down, process killed):
+/// multipart uploads in the pending ledger older than <see cref="DocumentOptions.OrphanMinAge"/> are aborted, and objects
+/// under <c>patients/</c> that no metadata row or pending upload references, older than that age, are deleted.
+/// </summary>
+internal sealed class OrphanSweeper(IAmazonS3 s3, DocumentCatalog catalog, IOptions<DocumentOptions> options, TimeProvider time, ILogger<OrphanSweeper> logger)
+    : BackgroundService
+{
+    private readonly DocumentOptions _options = options.Value;
+
+    /// <summary>One pass; returns (aborted uploads, deleted objects).</summary>
+    public async Task<(int Aborted, int Deleted)> SweepAsync(TimeSpan minAge, CancellationToken cancellationToken)
+    {
+        var cutoff = (time.GetUtcNow() - minAge).UtcDateTime;
+        var aborted = 0;
+        foreach (var (uploadId, objectKey) in await catalog.PendingOlderThanAsync(cutoff, cancellationToken))
+        {
+            await DocumentStore.AbortAsync(s3, _options.Bucket, objectKey, uploadId, cancellationToken);
+            await catalog.RemovePendingAsync(uploadId, cancellationToken);
+            aborted++;
+        }
+        var deleted = 0;
+        string? token = null;
+        do
+        {
+            var page = await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = _options.Bucket, Prefix = "patients/", ContinuationToken = token }, cancellationToken);
+            foreach (var item in page.S3Objects ?? [])
+            {
+                if (item.LastModified is { } modified && modified.ToUniversalTime() >= cutoff) continue;
+                if (await catalog.HasObjectAsync(item.Key, cancellationToken)) continue;
+                await s3.DeleteObjectAsync(_options.Bucket, item.Key, cancellationToken);
+                deleted++;
+            }
+            token = page.IsTruncated == true ? page.NextContinuationToken : null;
+        }
+        while (token is not null);
+        return (aborted, deleted);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(_options.SweepInterval, time, stoppingToken);
+                var (aborted, deleted) = await SweepAsync(_options.OrphanMinAge, stoppingToken);
+                if (aborted + deleted > 0) Log.Swept(logger, aborted, deleted);
+            }
+            catch (Exception e) when (e is AmazonServiceException or HttpRequestException or Npgsql.NpgsqlException)
+            {
+                Log.SweepFailed(logger, e.GetType().Name);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,23 @@
+namespace Pii.DocumentService;
+
+/// <summary>The service's log messages: ids, types and routes only, never PII, keys or file names.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(Level = LogLevel.Information, Message = "Request {Path} ended by the client.")]
+    public static partial void ClientGone(ILogger logger, string path);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Title} ({Error}) on {Method} {Route}.")]
+    public static partial void DependencyFailed(ILogger logger, string title, string error, string method, string? route);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not abort the upload of object {ObjectKey} ({Error}); the sweeper will remove it.")]
+    public static partial void AbortFailed(ILogger logger, string objectKey, string error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Sweeper aborted {Aborted} uploads and deleted {Deleted} orphan objects.")]
+    public static partial void Swept(ILogger logger, int aborted, int deleted);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Sweep failed ({Error}); retrying next interval.")]
+    public static partial void SweepFailed(ILogger logger, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "PostgreSQL not reachable yet ({Error}); retrying.")]
+    public static partial void DatabaseWait(ILogger logger, string error);
+}
