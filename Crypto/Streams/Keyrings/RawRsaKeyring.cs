@@ -29,8 +29,8 @@ public sealed class RawRsaKeyring : IKeyring, IDisposable
     }
 
     /// <summary>
-    /// Builds the keyring from PEM text: <paramref name="publicKeyPem"/> is an X.509 SubjectPublicKeyInfo
-    /// (<c>BEGIN PUBLIC KEY</c>), <paramref name="privateKeyPem"/> a PKCS#8 key (<c>BEGIN PRIVATE KEY</c>).
+    /// Builds the keyring from PEM text: <paramref name="publicKeyPem"/> is an X.509 SubjectPublicKeyInfo,
+    /// <paramref name="privateKeyPem"/> a PKCS#8 private key (unencrypted PEM).
     /// At least one is required; a private key alone can also wrap (its public half is used).
     /// </summary>
     public static RawRsaKeyring FromPem(string keyNamespace, string keyName, string? publicKeyPem, string? privateKeyPem)
