@@ -99,20 +99,40 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
                 continue;
             }
             int source = sources[sourceIndex];
-            var rows = await ReadBatchAsync(source, job.cursor_dek_id == source ? job.cursor_id : null, batchSize, cancellationToken);
-            if (rows.Count == 0)
+            var batch = await PrepareBatchAsync(job.target_dek_id, source, job.cursor_dek_id == source ? job.cursor_id : null, batchSize, cancellationToken);
+            while (batch.Rows.Count > 0)
             {
-                // This source is done for this pass: move the cursor to the next source (or past the end).
-                int nextSource = sourceIndex + 1 < sources.Count ? sources[sourceIndex + 1] : EndOfPass;
-                await SaveCursorAsync(idBytes, nextSource, null, cancellationToken);
-                continue;
+                // Read and re-encrypt the next batch on another thread while this one is written: the two hold different
+                // rows, every write is guarded by row_version, and only a written batch moves the saved cursor.
+                var after = batch.Rows[^1].id;
+                int target = job.target_dek_id;
+                var next = Task.Run(() => PrepareBatchAsync(target, source, after, batchSize, cancellationToken), cancellationToken);
+                var written = WriteBatchAsync(idBytes, source, batch, cancellationToken);
+                await Task.WhenAll(next, written);
+                if (maxBatches is { } limit && ++batches >= limit)
+                {
+                    return false;
+                }
+                batch = await next;
             }
-            await ReencryptBatchAsync(idBytes, job.target_dek_id, source, rows, cancellationToken);
-            if (maxBatches is { } limit && ++batches >= limit)
-            {
-                return false;
-            }
+            // This source is done for this pass: move the cursor to the next source (or past the end).
+            int nextSource = sourceIndex + 1 < sources.Count ? sources[sourceIndex + 1] : EndOfPass;
+            await SaveCursorAsync(idBytes, nextSource, null, cancellationToken);
         }
+    }
+
+    private sealed record PreparedBatch(List<DncRecords.StoredRowForKeys> Rows, string Update);
+
+    private async Task<PreparedBatch> PrepareBatchAsync(int target, int source, byte[]? after, int batchSize, CancellationToken cancellationToken)
+    {
+        var rows = await ReadBatchAsync(source, after, batchSize, cancellationToken);
+        if (rows.Count == 0)
+        {
+            return new PreparedBatch(rows, "");
+        }
+        using var from = await deks.LeaseKeyAsync(source, cancellationToken);
+        using var to = await deks.LeaseKeyAsync(target, cancellationToken);
+        return new PreparedBatch(rows, BuildBatchUpdate(from.Key, to.Key, target, source, rows));
     }
 
     private async Task<List<DncRecords.StoredRowForKeys>> ReadBatchAsync(int source, byte[]? after, int batchSize, CancellationToken cancellationToken)
@@ -124,18 +144,13 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
             new { source, after = after ?? new byte[16], batchSize }, cancellationToken: cancellationToken))];
     }
 
-    private async Task ReencryptBatchAsync(byte[] jobId, int target, int source, List<DncRecords.StoredRowForKeys> rows, CancellationToken cancellationToken)
+    private async Task WriteBatchAsync(byte[] jobId, int source, PreparedBatch batch, CancellationToken cancellationToken)
     {
-        string update;
-        using (var from = await deks.LeaseKeyAsync(source, cancellationToken))
-        using (var to = await deks.LeaseKeyAsync(target, cancellationToken))
-        {
-            update = BuildBatchUpdate(from.Key, to.Key, target, source, rows);
-        }
+        var rows = batch.Rows;
         using var span = DncDatabase.StartSpan("UPDATE", DncIntake.Table);
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        long done = await connection.ExecuteAsync(new CommandDefinition(update, transaction: transaction, cancellationToken: cancellationToken));
+        long done = await connection.ExecuteAsync(new CommandDefinition(batch.Update, transaction: transaction, cancellationToken: cancellationToken));
         long skipped = rows.Count - done;
         await connection.ExecuteAsync(new CommandDefinition("""
             UPDATE dek_reencryption_jobs SET cursor_dek_id = @source, cursor_id = @cursor, rows_reencrypted = rows_reencrypted + @done,

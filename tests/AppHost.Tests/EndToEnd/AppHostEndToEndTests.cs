@@ -39,7 +39,7 @@ public sealed class AppHostEndToEndTests(ITestOutputHelper log)
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
             var intake = await http.GetFromJsonAsync<JsonObject>(Url("formapi") + "/api/status");
             Assert.Equal("intake", (string?)intake!["instance"]);
-            Assert.True((bool)intake["keyService"]!["reachable"]!);
+            Assert.True((bool)intake["key_service"]!["reachable"]!);
             var backoffice = await http.GetFromJsonAsync<JsonObject>(Url("formapi-backoffice") + "/api/status");
             Assert.Equal("backoffice", (string?)backoffice!["instance"]);
             foreach (var project in resources.Where(r => (string?)r["type"] == "Project"))
