@@ -50,7 +50,7 @@ var seed = Stopwatch.StartNew();
 await Task.WhenAll(Enumerable.Range(0, 2).Select(part => SeedAsync(part, 2)));
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"seeded {rows} rows under DEK {oldKey.DekId} in {seed.Elapsed.TotalSeconds:F1} s"));
 
-// Light submission load through the public intake for the whole job.
+// Light submission load through the public intake for the whole job (each client pauses 20 ms between submissions).
 using var stopLoad = new CancellationTokenSource();
 long submitted = 0, failed = 0;
 var load = Task.WhenAll(Enumerable.Range(0, clients).Select(client => Task.Run(async () =>
@@ -61,6 +61,7 @@ var load = Task.WhenAll(Enumerable.Range(0, clients).Select(client => Task.Run(a
         using var content = new StringContent(body, Encoding.UTF8, "application/json");
         using var response = await http.PostAsync(intakeUrl + "/api/dnc", content);
         Interlocked.Increment(ref response.StatusCode == HttpStatusCode.Created ? ref submitted : ref failed);
+        await Task.Delay(20);
     }
 })));
 await Task.Delay(TimeSpan.FromSeconds(2));

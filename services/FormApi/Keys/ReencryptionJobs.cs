@@ -35,6 +35,13 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
     private const string Columns = "id, first_name, middle_name, last_name, phone, email, dek_id, row_version";
     /// <summary>cursor_dek_id value meaning "every source scanned in this pass".</summary>
     private const int EndOfPass = int.MaxValue;
+    /// <summary>Per-connection scratch table of one batch (dropped first in case a failed batch left it on a pooled connection).</summary>
+    private const string CreateBatchTable = """
+        DROP TEMPORARY TABLE IF EXISTS reencrypt_batch;
+        CREATE TEMPORARY TABLE reencrypt_batch (id BINARY(16) NOT NULL PRIMARY KEY, v INT NOT NULL, c0 VARBINARY(1024) NOT NULL,
+          c1 VARBINARY(1024) NULL, c2 VARBINARY(1024) NOT NULL, c3 VARBINARY(256) NOT NULL, c4 VARBINARY(1024) NOT NULL) ENGINE=InnoDB;
+
+        """;
     private static readonly string[] PiiColumns = ["first_name", "middle_name", "last_name", "phone", "email"];
 
     public async Task<ReencryptionJob?> GetAsync(Guid id, CancellationToken cancellationToken)
@@ -107,7 +114,7 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
                 var after = batch.Rows[^1].id;
                 int target = job.target_dek_id;
                 var next = Task.Run(() => PrepareBatchAsync(target, source, after, batchSize, cancellationToken), cancellationToken);
-                var written = WriteBatchAsync(idBytes, source, batch, cancellationToken);
+                var written = WriteBatchAsync(idBytes, target, source, batch, cancellationToken);
                 await Task.WhenAll(next, written);
                 if (maxBatches is { } limit && ++batches >= limit)
                 {
@@ -121,7 +128,7 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
         }
     }
 
-    private sealed record PreparedBatch(List<DncRecords.StoredRowForKeys> Rows, string Update);
+    private sealed record PreparedBatch(List<DncRecords.StoredRowForKeys> Rows, string Insert);
 
     private async Task<PreparedBatch> PrepareBatchAsync(int target, int source, byte[]? after, int batchSize, CancellationToken cancellationToken)
     {
@@ -132,7 +139,7 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
         }
         using var from = await deks.LeaseKeyAsync(source, cancellationToken);
         using var to = await deks.LeaseKeyAsync(target, cancellationToken);
-        return new PreparedBatch(rows, BuildBatchUpdate(from.Key, to.Key, target, source, rows));
+        return new PreparedBatch(rows, BuildBatchInsert(from.Key, to.Key, rows));
     }
 
     private async Task<List<DncRecords.StoredRowForKeys>> ReadBatchAsync(int source, byte[]? after, int batchSize, CancellationToken cancellationToken)
@@ -144,13 +151,26 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
             new { source, after = after ?? new byte[16], batchSize }, cancellationToken: cancellationToken))];
     }
 
-    private async Task WriteBatchAsync(byte[] jobId, int source, PreparedBatch batch, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes one batch in one transaction: the new ciphertexts go into a temporary table (one multi-row INSERT), then
+    /// one UPDATE joined on the primary key changes each row only if it is still under the source DEK with the
+    /// row_version read with it (a concurrent PATCH or erasure wins and that row is retried in the next pass; an erased
+    /// row is never brought back, as an upsert would). The guard trigger still checks the target DEK per row. The job's
+    /// cursor moves in the same transaction.
+    /// </summary>
+    private async Task WriteBatchAsync(byte[] jobId, int target, int source, PreparedBatch batch, CancellationToken cancellationToken)
     {
         var rows = batch.Rows;
         using var span = DncDatabase.StartSpan("UPDATE", DncIntake.Table);
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        long done = await connection.ExecuteAsync(new CommandDefinition(batch.Update, transaction: transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(CreateBatchTable + batch.Insert, transaction: transaction, cancellationToken: cancellationToken));
+        long done = await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE dnc_preferences p JOIN reencrypt_batch t ON p.id = t.id
+            SET p.first_name = t.c0, p.middle_name = t.c1, p.last_name = t.c2, p.phone = t.c3, p.email = t.c4, p.dek_id = @target, p.row_version = p.row_version + 1
+            WHERE p.dek_id = @source AND p.row_version = t.v
+            """, new { target, source }, transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition("DROP TEMPORARY TABLE reencrypt_batch", transaction: transaction, cancellationToken: cancellationToken));
         long skipped = rows.Count - done;
         await connection.ExecuteAsync(new CommandDefinition("""
             UPDATE dek_reencryption_jobs SET cursor_dek_id = @source, cursor_id = @cursor, rows_reencrypted = rows_reencrypted + @done,
@@ -163,23 +183,20 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
     }
 
     /// <summary>
-    /// One statement for the whole batch: the new ciphertexts as a derived table joined on the primary key. Each row is
-    /// changed only if it is still under the source DEK with the row_version read with it (a concurrent PATCH or erasure
-    /// wins and that row is retried in the next pass; an erased row is never brought back, unlike an upsert). The guard
-    /// trigger still checks the target DEK per row. Values are hex literals: only ids and ciphertexts, never plaintext, and
-    /// no parameter substitution over thousands of placeholders.
+    /// The batch's new ciphertexts as one multi-row INSERT into the connection's temporary table (hex literals: only ids
+    /// and ciphertexts, never plaintext, and no parameter substitution over thousands of placeholders).
     /// </summary>
-    private static string BuildBatchUpdate(FieldKey from, FieldKey to, int target, int source, List<DncRecords.StoredRowForKeys> rows)
+    private static string BuildBatchInsert(FieldKey from, FieldKey to, List<DncRecords.StoredRowForKeys> rows)
     {
-        var sql = new StringBuilder(rows.Count * 900);
-        sql.Append("UPDATE dnc_preferences p JOIN (");
+        var sql = new StringBuilder(rows.Count * 700);
+        sql.Append("INSERT INTO reencrypt_batch (id, v, c0, c1, c2, c3, c4) VALUES ");
         for (int r = 0; r < rows.Count; r++)
         {
             var row = rows[r];
             var idText = DncDatabase.FromBytes(row.id).ToString("D");
             byte[]?[] values = [row.first_name, row.middle_name, row.last_name, row.phone, row.email];
-            sql.Append(r == 0 ? "SELECT " : " UNION ALL SELECT ");
-            AppendHex(sql, row.id).Append(r == 0 ? " AS id," : ",").Append(row.row_version.ToString(CultureInfo.InvariantCulture)).Append(r == 0 ? " AS v" : "");
+            sql.Append(r == 0 ? "(" : ",(");
+            AppendHex(sql, row.id).Append(',').Append(row.row_version.ToString(CultureInfo.InvariantCulture));
             for (int i = 0; i < values.Length; i++)
             {
                 var context = new FieldContext(DncIntake.Table, PiiColumns[i], idText);
@@ -198,17 +215,9 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
                 {
                     AppendHex(sql, moved);
                 }
-                if (r == 0)
-                {
-                    sql.Append(" AS c").Append(i.ToString(CultureInfo.InvariantCulture));
-                }
             }
+            sql.Append(')');
         }
-        sql.Append(CultureInfo.InvariantCulture, $"""
-            ) t ON p.id = t.id
-            SET p.first_name = t.c0, p.middle_name = t.c1, p.last_name = t.c2, p.phone = t.c3, p.email = t.c4, p.dek_id = {target}, p.row_version = p.row_version + 1
-            WHERE p.dek_id = {source} AND p.row_version = t.v
-            """);
         return sql.ToString();
     }
 
