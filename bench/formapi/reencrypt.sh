@@ -3,7 +3,7 @@
 # the key service and both FormApi instances with the AppHost's launcher, bulk-loads N rows encrypted under an old
 # DEK, then rotates the DEK through the back office's admin API while a light submission load runs, and prints rows/s.
 # Everything it starts is stopped when it exits.
-# Usage: bench/formapi/reencrypt.sh [rows=1000000] [submission-clients=2]
+# Usage: bench/formapi/reencrypt.sh [rows=1000000] [submission-clients=2] [batch-size=FormApi default]
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 dotnet build -c Release "$repo/bench/formapi/ReencryptBench" -v q -nologo >/dev/null

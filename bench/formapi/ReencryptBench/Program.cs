@@ -16,9 +16,10 @@ using Pii.ServiceDefaults.Data;
 // service's datakey (stored wrapped in encryption_keys, as the intake does), then calls the back office's
 // POST /api/keys/rotate-dek (admin key) while `clients` submitters keep posting to the intake's POST /api/dnc, and
 // times the background job from the 202 to GET /api/keys/jobs/{id} reporting "completed".
-// Usage: reencrypt-bench [rows=1000000] [clients=2]
+// Usage: reencrypt-bench [rows=1000000] [clients=2] [batch-size=FormApi's default]
 var rows = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 1_000_000;
 var clients = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 2;
+var batchSize = args.Length > 2 ? args[2] : null;
 MySqlCharsetShim.Apply();
 
 var model = LocalResources.CreateModel("reencrypt-bench", progress: Console.Out);
@@ -38,6 +39,7 @@ var intake = model.AddFormApi("formapi", FormApiInstance.Intake)
     .WithEnvironment("FormApi__RateLimitPerSecond", "1000000")
     .WithEnvironment("Logging__LogLevel__Default", "Warning")
     .WaitFor(backoffice);
+if (batchSize is not null) backoffice.WithEnvironment("FormApi__ReencryptionBatchSize", batchSize);
 var adminKey = apiKeys.Ensure("formapi-backoffice", ["admin"])["admin"];
 
 await using var resources = await LocalResources.StartAsync(model, TimeSpan.FromMinutes(5));

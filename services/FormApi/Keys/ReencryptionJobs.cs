@@ -39,9 +39,10 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
     private const string CreateBatchTable = """
         DROP TEMPORARY TABLE IF EXISTS reencrypt_batch;
         CREATE TEMPORARY TABLE reencrypt_batch (id BINARY(16) NOT NULL PRIMARY KEY, v INT NOT NULL, c0 VARBINARY(1024) NOT NULL,
-          c1 VARBINARY(1024) NULL, c2 VARBINARY(1024) NOT NULL, c3 VARBINARY(256) NOT NULL, c4 VARBINARY(1024) NOT NULL) ENGINE=InnoDB;
-
+          c1 VARBINARY(1024) NULL, c2 VARBINARY(1024) NOT NULL, c3 VARBINARY(256) NOT NULL, c4 VARBINARY(1024) NOT NULL) ENGINE=InnoDB
         """;
+    /// <summary>Rows per INSERT into the scratch table: 500 rows of maximal cells (≈ 4.3 KiB, 8.7 KiB as hex) are ≈ 4.4 MB.</summary>
+    private const int RowsPerInsert = 500;
     private static readonly string[] PiiColumns = ["first_name", "middle_name", "last_name", "phone", "email"];
 
     public async Task<ReencryptionJob?> GetAsync(Guid id, CancellationToken cancellationToken)
@@ -128,18 +129,18 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
         }
     }
 
-    private sealed record PreparedBatch(List<DncRecords.StoredRowForKeys> Rows, string Insert);
+    private sealed record PreparedBatch(List<DncRecords.StoredRowForKeys> Rows, List<string> Inserts);
 
     private async Task<PreparedBatch> PrepareBatchAsync(int target, int source, byte[]? after, int batchSize, CancellationToken cancellationToken)
     {
         var rows = await ReadBatchAsync(source, after, batchSize, cancellationToken);
         if (rows.Count == 0)
         {
-            return new PreparedBatch(rows, "");
+            return new PreparedBatch(rows, []);
         }
         using var from = await deks.LeaseKeyAsync(source, cancellationToken);
         using var to = await deks.LeaseKeyAsync(target, cancellationToken);
-        return new PreparedBatch(rows, BuildBatchInsert(from.Key, to.Key, rows));
+        return new PreparedBatch(rows, BuildBatchInserts(from.Key, to.Key, rows));
     }
 
     private async Task<List<DncRecords.StoredRowForKeys>> ReadBatchAsync(int source, byte[]? after, int batchSize, CancellationToken cancellationToken)
@@ -164,7 +165,11 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
         using var span = DncDatabase.StartSpan("UPDATE", DncIntake.Table);
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition(CreateBatchTable + batch.Insert, transaction: transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(CreateBatchTable, transaction: transaction, cancellationToken: cancellationToken));
+        foreach (var insert in batch.Inserts)
+        {
+            await connection.ExecuteAsync(new CommandDefinition(insert, transaction: transaction, cancellationToken: cancellationToken));
+        }
         long done = await connection.ExecuteAsync(new CommandDefinition("""
             UPDATE dnc_preferences p JOIN reencrypt_batch t ON p.id = t.id
             SET p.first_name = t.c0, p.middle_name = t.c1, p.last_name = t.c2, p.phone = t.c3, p.email = t.c4, p.dek_id = @target, p.row_version = p.row_version + 1
@@ -183,19 +188,28 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
     }
 
     /// <summary>
-    /// The batch's new ciphertexts as one multi-row INSERT into the connection's temporary table (hex literals: only ids
-    /// and ciphertexts, never plaintext, and no parameter substitution over thousands of placeholders).
+    /// The batch's new ciphertexts as multi-row INSERTs into the connection's temporary table, at most
+    /// <see cref="RowsPerInsert"/> rows each so that even maximal cells stay far below max_allowed_packet (hex literals:
+    /// only ids and ciphertexts, never plaintext, and no parameter substitution over thousands of placeholders).
     /// </summary>
-    private static string BuildBatchInsert(FieldKey from, FieldKey to, List<DncRecords.StoredRowForKeys> rows)
+    private static List<string> BuildBatchInserts(FieldKey from, FieldKey to, List<DncRecords.StoredRowForKeys> rows)
     {
-        var sql = new StringBuilder(rows.Count * 700);
-        sql.Append("INSERT INTO reencrypt_batch (id, v, c0, c1, c2, c3, c4) VALUES ");
+        var inserts = new List<string>();
+        var sql = new StringBuilder(RowsPerInsert * 700);
         for (int r = 0; r < rows.Count; r++)
         {
             var row = rows[r];
+            if (r % RowsPerInsert == 0)
+            {
+                if (r > 0)
+                {
+                    inserts.Add(sql.ToString());
+                }
+                sql.Clear().Append("INSERT INTO reencrypt_batch (id, v, c0, c1, c2, c3, c4) VALUES ");
+            }
             var idText = DncDatabase.FromBytes(row.id).ToString("D");
             byte[]?[] values = [row.first_name, row.middle_name, row.last_name, row.phone, row.email];
-            sql.Append(r == 0 ? "(" : ",(");
+            sql.Append(r % RowsPerInsert == 0 ? "(" : ",(");
             AppendHex(sql, row.id).Append(',').Append(row.row_version.ToString(CultureInfo.InvariantCulture));
             for (int i = 0; i < values.Length; i++)
             {
@@ -218,7 +232,8 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
             }
             sql.Append(')');
         }
-        return sql.ToString();
+        inserts.Add(sql.ToString());
+        return inserts;
     }
 
     private static StringBuilder AppendHex(StringBuilder sql, byte[] value) => sql.Append("X'").Append(Convert.ToHexString(value)).Append('\'');
