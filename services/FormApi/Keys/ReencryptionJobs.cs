@@ -29,6 +29,8 @@ internal sealed record ReencryptionJob(
 /// batch. Each row update is conditional on the row_version read with it (a concurrent PATCH or erasure wins; that row is
 /// retried in the next pass). The job completes only when no row under a source DEK is left; the guard trigger ensures no
 /// new row can appear under a retired DEK. updated_at is left alone: the content did not change, so the ETL need not re-read.
+/// Speed (issue 5: ≥ 20,000 rows/s): a batch is written with a few multi-row INSERTs into a temporary table and one joined
+/// UPDATE instead of one statement per row, and the next batch is read and re-encrypted in memory while one is written.
 /// </summary>
 internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IOptions<FormApiOptions> options, FormApiMetrics metrics, TimeProvider time)
 {
