@@ -26,7 +26,7 @@ internal sealed class FormApiOptions
     public int RateLimitPerSecond { get; set; } = 10;
 
     /// <summary>Rows per transaction of the DEK re-encryption job.</summary>
-    public int ReencryptionBatchSize { get; set; } = 500;
+    public int ReencryptionBatchSize { get; set; } = 2000;
 
     /// <summary>Whether the back office runs re-encryption jobs in the background (tests turn it off to step a job by hand).</summary>
     public bool ReencryptionInBackground { get; set; } = true;

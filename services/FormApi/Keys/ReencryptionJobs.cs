@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
 using Dapper;
 using Microsoft.Extensions.Options;
 using Pii.Crypto.Fields;
@@ -27,12 +29,22 @@ internal sealed record ReencryptionJob(
 /// batch. Each row update is conditional on the row_version read with it (a concurrent PATCH or erasure wins; that row is
 /// retried in the next pass). The job completes only when no row under a source DEK is left; the guard trigger ensures no
 /// new row can appear under a retired DEK. updated_at is left alone: the content did not change, so the ETL need not re-read.
+/// Speed (issue 5: ≥ 20,000 rows/s): a batch is written with a few multi-row INSERTs into a temporary table and one joined
+/// UPDATE instead of one statement per row, and the next batch is read and re-encrypted in memory while one is written.
 /// </summary>
 internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IOptions<FormApiOptions> options, FormApiMetrics metrics, TimeProvider time)
 {
     private const string Columns = "id, first_name, middle_name, last_name, phone, email, dek_id, row_version";
     /// <summary>cursor_dek_id value meaning "every source scanned in this pass".</summary>
     private const int EndOfPass = int.MaxValue;
+    /// <summary>Per-connection scratch table of one batch (dropped first in case a failed batch left it on a pooled connection).</summary>
+    private const string CreateBatchTable = """
+        DROP TEMPORARY TABLE IF EXISTS reencrypt_batch;
+        CREATE TEMPORARY TABLE reencrypt_batch (id BINARY(16) NOT NULL PRIMARY KEY, v INT NOT NULL, c0 VARBINARY(1024) NOT NULL,
+          c1 VARBINARY(1024) NULL, c2 VARBINARY(1024) NOT NULL, c3 VARBINARY(256) NOT NULL, c4 VARBINARY(1024) NOT NULL) ENGINE=InnoDB
+        """;
+    /// <summary>Rows per INSERT into the scratch table: 500 rows of maximal cells (≈ 4.3 KiB, 8.7 KiB as hex) are ≈ 4.4 MB.</summary>
+    private const int RowsPerInsert = 500;
     private static readonly string[] PiiColumns = ["first_name", "middle_name", "last_name", "phone", "email"];
 
     public async Task<ReencryptionJob?> GetAsync(Guid id, CancellationToken cancellationToken)
@@ -97,20 +109,40 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
                 continue;
             }
             int source = sources[sourceIndex];
-            var rows = await ReadBatchAsync(source, job.cursor_dek_id == source ? job.cursor_id : null, batchSize, cancellationToken);
-            if (rows.Count == 0)
+            var batch = await PrepareBatchAsync(job.target_dek_id, source, job.cursor_dek_id == source ? job.cursor_id : null, batchSize, cancellationToken);
+            while (batch.Rows.Count > 0)
             {
-                // This source is done for this pass: move the cursor to the next source (or past the end).
-                int nextSource = sourceIndex + 1 < sources.Count ? sources[sourceIndex + 1] : EndOfPass;
-                await SaveCursorAsync(idBytes, nextSource, null, cancellationToken);
-                continue;
+                // Read and re-encrypt the next batch on another thread while this one is written: the two hold different
+                // rows, every write is guarded by row_version, and only a written batch moves the saved cursor.
+                var after = batch.Rows[^1].id;
+                int target = job.target_dek_id;
+                var next = Task.Run(() => PrepareBatchAsync(target, source, after, batchSize, cancellationToken), cancellationToken);
+                var written = WriteBatchAsync(idBytes, target, source, batch, cancellationToken);
+                await Task.WhenAll(next, written);
+                if (maxBatches is { } limit && ++batches >= limit)
+                {
+                    return false;
+                }
+                batch = await next;
             }
-            await ReencryptBatchAsync(idBytes, job.target_dek_id, source, rows, cancellationToken);
-            if (maxBatches is { } limit && ++batches >= limit)
-            {
-                return false;
-            }
+            // This source is done for this pass: move the cursor to the next source (or past the end).
+            int nextSource = sourceIndex + 1 < sources.Count ? sources[sourceIndex + 1] : EndOfPass;
+            await SaveCursorAsync(idBytes, nextSource, null, cancellationToken);
         }
+    }
+
+    private sealed record PreparedBatch(List<DncRecords.StoredRowForKeys> Rows, List<string> Inserts);
+
+    private async Task<PreparedBatch> PrepareBatchAsync(int target, int source, byte[]? after, int batchSize, CancellationToken cancellationToken)
+    {
+        var rows = await ReadBatchAsync(source, after, batchSize, cancellationToken);
+        if (rows.Count == 0)
+        {
+            return new PreparedBatch(rows, []);
+        }
+        using var from = await deks.LeaseKeyAsync(source, cancellationToken);
+        using var to = await deks.LeaseKeyAsync(target, cancellationToken);
+        return new PreparedBatch(rows, BuildBatchInserts(from.Key, to.Key, rows));
     }
 
     private async Task<List<DncRecords.StoredRowForKeys>> ReadBatchAsync(int source, byte[]? after, int batchSize, CancellationToken cancellationToken)
@@ -122,49 +154,31 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
             new { source, after = after ?? new byte[16], batchSize }, cancellationToken: cancellationToken))];
     }
 
-    private async Task ReencryptBatchAsync(byte[] jobId, int target, int source, List<DncRecords.StoredRowForKeys> rows, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes one batch in one transaction: the new ciphertexts go into a temporary table (one multi-row INSERT), then
+    /// one UPDATE joined on the primary key changes each row only if it is still under the source DEK with the
+    /// row_version read with it (a concurrent PATCH or erasure wins and that row is retried in the next pass; an erased
+    /// row is never brought back, as an upsert would). The guard trigger still checks the target DEK per row. The job's
+    /// cursor moves in the same transaction.
+    /// </summary>
+    private async Task WriteBatchAsync(byte[] jobId, int target, int source, PreparedBatch batch, CancellationToken cancellationToken)
     {
-        using var from = await deks.LeaseKeyAsync(source, cancellationToken);
-        using var to = await deks.LeaseKeyAsync(target, cancellationToken);
-        var updates = rows.Select(row =>
-        {
-            var idText = DncDatabase.FromBytes(row.id).ToString("D");
-            byte[]?[] values = [row.first_name, row.middle_name, row.last_name, row.phone, row.email];
-            var moved = new byte[]?[values.Length];
-            for (int i = 0; i < values.Length; i++)
-            {
-                var context = new FieldContext(DncIntake.Table, PiiColumns[i], idText);
-                var plaintext = FieldCipher.Decrypt(from.Key, values[i], context);
-                moved[i] = FieldCipher.Encrypt(to.Key, FieldMode.Randomized, plaintext, context);
-                if (plaintext is not null)
-                {
-                    System.Security.Cryptography.CryptographicOperations.ZeroMemory(plaintext);
-                }
-            }
-            return (row, moved);
-        }).ToList();
-
+        var rows = batch.Rows;
         using var span = DncDatabase.StartSpan("UPDATE", DncIntake.Table);
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        long done = 0, skipped = 0;
-        foreach (var (row, moved) in updates)
+        await connection.ExecuteAsync(new CommandDefinition(CreateBatchTable, transaction: transaction, cancellationToken: cancellationToken));
+        foreach (var insert in batch.Inserts)
         {
-            int changed = await connection.ExecuteAsync(new CommandDefinition("""
-                UPDATE dnc_preferences SET first_name = @f, middle_name = @m, last_name = @l, phone = @p, email = @e, dek_id = @target, row_version = row_version + 1
-                WHERE id = @id AND dek_id = @source AND row_version = @version
-                """,
-                new { f = moved[0], m = moved[1], l = moved[2], p = moved[3], e = moved[4], target, id = row.id, source, version = row.row_version },
-                transaction, cancellationToken: cancellationToken));
-            if (changed == 1)
-            {
-                done++;
-            }
-            else
-            {
-                skipped++;
-            }
+            await connection.ExecuteAsync(new CommandDefinition(insert, transaction: transaction, cancellationToken: cancellationToken));
         }
+        long done = await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE dnc_preferences p JOIN reencrypt_batch t ON p.id = t.id
+            SET p.first_name = t.c0, p.middle_name = t.c1, p.last_name = t.c2, p.phone = t.c3, p.email = t.c4, p.dek_id = @target, p.row_version = p.row_version + 1
+            WHERE p.dek_id = @source AND p.row_version = t.v
+            """, new { target, source }, transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition("DROP TEMPORARY TABLE reencrypt_batch", transaction: transaction, cancellationToken: cancellationToken));
+        long skipped = rows.Count - done;
         await connection.ExecuteAsync(new CommandDefinition("""
             UPDATE dek_reencryption_jobs SET cursor_dek_id = @source, cursor_id = @cursor, rows_reencrypted = rows_reencrypted + @done,
               rows_skipped = rows_skipped + @skipped, updated_at = @now WHERE id = @jobId
@@ -174,6 +188,57 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
         metrics.RowsReencrypted.Add(done);
         metrics.RowsSkipped.Add(skipped);
     }
+
+    /// <summary>
+    /// The batch's new ciphertexts as multi-row INSERTs into the connection's temporary table, at most
+    /// <see cref="RowsPerInsert"/> rows each so that even maximal cells stay far below max_allowed_packet (hex literals:
+    /// only ids and ciphertexts, never plaintext, and no parameter substitution over thousands of placeholders).
+    /// </summary>
+    private static List<string> BuildBatchInserts(FieldKey from, FieldKey to, List<DncRecords.StoredRowForKeys> rows)
+    {
+        var inserts = new List<string>();
+        var sql = new StringBuilder(RowsPerInsert * 700);
+        for (int r = 0; r < rows.Count; r++)
+        {
+            var row = rows[r];
+            if (r % RowsPerInsert == 0)
+            {
+                if (r > 0)
+                {
+                    inserts.Add(sql.ToString());
+                }
+                sql.Clear().Append("INSERT INTO reencrypt_batch (id, v, c0, c1, c2, c3, c4) VALUES ");
+            }
+            var idText = DncDatabase.FromBytes(row.id).ToString("D");
+            byte[]?[] values = [row.first_name, row.middle_name, row.last_name, row.phone, row.email];
+            sql.Append(r % RowsPerInsert == 0 ? "(" : ",(");
+            AppendHex(sql, row.id).Append(',').Append(row.row_version.ToString(CultureInfo.InvariantCulture));
+            for (int i = 0; i < values.Length; i++)
+            {
+                var context = new FieldContext(DncIntake.Table, PiiColumns[i], idText);
+                var plaintext = FieldCipher.Decrypt(from, values[i], context);
+                var moved = FieldCipher.Encrypt(to, FieldMode.Randomized, plaintext, context);
+                if (plaintext is not null)
+                {
+                    CryptographicOperations.ZeroMemory(plaintext);
+                }
+                sql.Append(',');
+                if (moved is null)
+                {
+                    sql.Append("NULL");
+                }
+                else
+                {
+                    AppendHex(sql, moved);
+                }
+            }
+            sql.Append(')');
+        }
+        inserts.Add(sql.ToString());
+        return inserts;
+    }
+
+    private static StringBuilder AppendHex(StringBuilder sql, byte[] value) => sql.Append("X'").Append(Convert.ToHexString(value)).Append('\'');
 
     private async Task SaveCursorAsync(byte[] jobId, int? sourceDek, byte[]? cursor, CancellationToken cancellationToken)
     {
