@@ -67,16 +67,37 @@ public sealed class AppModel
     /// <summary>The <c>Resources:&lt;name&gt;</c> configuration section (external endpoints, credentials).</summary>
     public IConfigurationSection ResourceConfiguration(string name) => Options.Configuration.GetSection($"Resources:{name}");
 
-    /// <summary>A free loopback port, distinct from every port this model handed out before.</summary>
+    /// <summary>
+    /// A loopback port free on both 127.0.0.1 and ::1 (services listen on <c>localhost</c>, which is both), distinct
+    /// from every port this model handed out before. It is drawn below the kernel's ephemeral range (32768–60999), so
+    /// the outgoing connections of this busy machine cannot take it between now and the moment the service binds it.
+    /// </summary>
     public int AllocatePort()
     {
         while (true)
         {
-            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            var port = Random.Shared.Next(20_000, 32_000);
+            if (!_ports.Contains(port) && IsFree(IPAddress.Loopback, port) && IsFree(IPAddress.IPv6Loopback, port))
+            {
+                _ports.Add(port);
+                return port;
+            }
+        }
+    }
+
+    private static bool IsFree(IPAddress address, int port)
+    {
+        try
+        {
+            using var listener = new TcpListener(address, port);
             listener.Start();
-            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
             listener.Stop();
-            if (_ports.Add(port)) return port;
+            return true;
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.AddressAlreadyInUse or SocketError.AddressNotAvailable)
+        {
+            // ::1 missing altogether (IPv6 off) does not make the port busy.
+            return e.SocketErrorCode == SocketError.AddressNotAvailable;
         }
     }
 
