@@ -20,15 +20,13 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture)
         using var browser = await HeadlessChromium.StartAsync("dashboard");
         var driver = browser.Driver;
         var wait = new WebDriverWait(driver, TimeSpan.FromSeconds(20));
+        // The pages re-render as they poll the API, so an element read a moment ago may be replaced.
+        wait.IgnoreExceptionTypes(typeof(StaleElementReferenceException));
 
         driver.Navigate().GoToUrl(new Uri(fixture.Dashboard.UiUrl, $"/login?t={DashboardFixture.BrowserToken}"));
-        wait.Until(d => d.FindElements(By.Id("resource-frontend")).Count > 0 && d.FindElements(By.Id("resource-backend")).Count > 0);
-        foreach (var name in new[] { "frontend", "backend" })
-        {
-            var row = driver.FindElement(By.Id($"resource-{name}"));
-            Assert.Contains("Running", row.Text, StringComparison.Ordinal);
-            Assert.Contains("Healthy", row.Text, StringComparison.Ordinal);
-        }
+        wait.Until(d => new[] { "frontend", "backend" }.All(name =>
+            d.FindElements(By.Id($"resource-{name}")).FirstOrDefault()?.Text is { } text
+            && text.Contains("Running", StringComparison.Ordinal) && text.Contains("Healthy", StringComparison.Ordinal)));
         browser.Screenshot("resources");
 
         driver.Navigate().GoToUrl(new Uri(fixture.Dashboard.UiUrl, "/traces"));
@@ -36,8 +34,11 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture)
         browser.Screenshot("traces");
         traceRow!.Click();
 
-        wait.Until(d => d.FindElements(By.CssSelector(".span-row")).Count >= 3);
-        var services = driver.FindElements(By.CssSelector(".span-row")).Select(r => r.GetDomAttribute("data-service")).Distinct().Order().ToList();
+        var services = wait.Until(d =>
+        {
+            var rows = d.FindElements(By.CssSelector(".span-row"));
+            return rows.Count >= 3 ? rows.Select(r => r.GetDomAttribute("data-service")).Distinct().Order().ToList() : null;
+        });
         Assert.Equal(["backend", "frontend"], services);
         driver.FindElements(By.CssSelector(".span-row[data-service='backend']")).First().Click();
         var details = wait.Until(d => d.FindElements(By.Id("span-details")).FirstOrDefault());
