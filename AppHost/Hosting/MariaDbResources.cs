@@ -47,12 +47,13 @@ public sealed class MariaDbServer : Resource
         Password = model.Secrets.GetOrCreate($"{name}-root-password");
         DataDirectory = model.DataPath(name);
         SocketPath = Path.Combine(DataDirectory, "mysqld.sock");
+        TempDirectory = model.DataPath($"{name}-tmp");
         BeforeStart.Add(InitializeAsync);
         Process = new ProcessSpec("/usr/sbin/mariadbd") { WorkingDirectory = model.Options.DataRoot };
         Process.Arguments.Add("--no-defaults");
         if (Native.IsRoot) Process.Arguments.Add("--user=mysql");
         Process.Arguments.AddRange([$"--datadir={DataDirectory}", $"--port={Port.ToString(CultureInfo.InvariantCulture)}",
-            "--bind-address=127.0.0.1", $"--socket={SocketPath}", $"--pid-file={Path.Combine(DataDirectory, "mysqld.pid")}",
+            "--bind-address=127.0.0.1", $"--socket={SocketPath}", $"--tmpdir={TempDirectory}", $"--pid-file={Path.Combine(DataDirectory, "mysqld.pid")}",
             "--skip-name-resolve", "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci"]);
         if (!model.Options.Durable) Process.Arguments.AddRange(["--innodb-flush-log-at-trx-commit=0", "--innodb-doublewrite=0", "--innodb-buffer-pool-size=64M"]);
         // TCP until provisioning has set the root password; then a real query (see ProvisionRootAsync).
@@ -68,6 +69,12 @@ public sealed class MariaDbServer : Resource
     public string DataDirectory { get; } = "";
 
     public string SocketPath { get; } = "";
+
+    /// <summary>
+    /// MariaDB's own temporary folder. The default, /tmp, is shared with every other server on the machine: a
+    /// concurrent first run once lost its bootstrap temporary tables there and failed (mysql.tmp_user_sys).
+    /// </summary>
+    public string TempDirectory { get; } = "";
 
     private string Password { get; } = "";
 
@@ -99,11 +106,13 @@ public sealed class MariaDbServer : Resource
     private async Task InitializeAsync(CancellationToken cancellationToken)
     {
         await Prerequisites.EnsureAptPackagesAsync(["mariadb-server"], _model.Options.Progress, cancellationToken);
+        Directory.CreateDirectory(TempDirectory);
+        if (Native.IsRoot) await Tools.RunAsync("chown", ["mysql:mysql", TempDirectory], cancellationToken);
         if (Directory.Exists(Path.Combine(DataDirectory, "mysql"))) return;
 
         _model.Options.Progress.WriteLine($"  {Name,-20} mariadb-install-db {DataDirectory}");
         Directory.CreateDirectory(DataDirectory);
-        List<string> arguments = ["--no-defaults", $"--datadir={DataDirectory}", "--auth-root-authentication-method=normal", "--skip-test-db"];
+        List<string> arguments = ["--no-defaults", $"--datadir={DataDirectory}", $"--tmpdir={TempDirectory}", "--auth-root-authentication-method=normal", "--skip-test-db"];
         if (Native.IsRoot) arguments.Insert(1, "--user=mysql");
         await Tools.RunAsync("/usr/bin/mariadb-install-db", arguments, cancellationToken);
     }
