@@ -6,16 +6,23 @@ using Amazon.S3.Model;
 namespace Pii.DocumentService.Documents;
 
 /// <summary>
-/// Write-only stream into one S3 multipart upload: bytes fill a part buffer (pooled, <c>partSize</c> bytes); a full
-/// buffer is uploaded in the background while the next fills, with at most <c>maxInFlight</c> parts uploading. Memory
-/// is therefore bounded by (maxInFlight + 1) × partSize whatever the object size. <see cref="CompleteAsync"/> uploads
+/// Write-only stream into one S3 multipart upload: bytes fill a part buffer (<c>partSize</c> bytes); a full buffer is
+/// uploaded in the background while the next fills, with at most <c>maxInFlight</c> parts uploading. Memory is
+/// therefore bounded by (maxInFlight + 1) × partSize whatever the object size. <see cref="CompleteAsync"/> uploads
 /// the last part and completes the upload; on any failure the caller aborts the upload (this stream never does, so
 /// the abort also happens when the failure came from the producer side).
+/// The stream keeps its own part buffers and reuses them from part to part, giving them back to the shared pool only
+/// when disposed: handing each uploaded part's buffer back to <see cref="ArrayPool{T}.Shared"/> parked it in the
+/// finishing thread's local slot, out of reach of the thread renting the next one, so an upload allocated a new
+/// 8 MiB buffer most parts until every pool thread held one (64 MiB instead of 24 in a 500 MiB upload).
 /// </summary>
-internal sealed class S3MultipartWriteStream(IAmazonS3 s3, string bucket, string key, string uploadId, int partSize, int maxInFlight) : Stream
+internal sealed class S3MultipartWriteStream(
+    IAmazonS3 s3, string bucket, string key, string uploadId, int partSize, int maxInFlight, ArrayPool<byte>? bufferPool = null) : Stream
 {
+    private readonly ArrayPool<byte> _pool = bufferPool ?? ArrayPool<byte>.Shared;
     private readonly SemaphoreSlim _slots = new(maxInFlight, maxInFlight);
     private readonly List<Task<PartETag>> _parts = [];
+    private readonly Stack<byte[]> _idleBuffers = new();
     private readonly byte[] _prefix = new byte[PrefixLength];
     private readonly byte[] _lastWrite = [];
     private int _lastWriteLength;
@@ -62,7 +69,7 @@ internal sealed class S3MultipartWriteStream(IAmazonS3 s3, string bucket, string
         buffer[^_lastWriteLength..].CopyTo(_lastWrite);
         while (!buffer.IsEmpty)
         {
-            _buffer ??= ArrayPool<byte>.Shared.Rent(partSize);
+            _buffer ??= TakeBuffer();
             var take = Math.Min(partSize - _filled, buffer.Length);
             buffer[..take].CopyTo(_buffer.AsMemory(_filled));
             if (_written < PrefixLength)
@@ -109,7 +116,7 @@ internal sealed class S3MultipartWriteStream(IAmazonS3 s3, string bucket, string
         // A part that already failed makes the whole upload fail now rather than after the rest of the body.
         foreach (var done in _parts.Where(p => p.IsFaulted || p.IsCanceled)) await done;
         await _slots.WaitAsync(cancellationToken);
-        var buffer = _buffer ?? ArrayPool<byte>.Shared.Rent(0);
+        var buffer = _buffer ?? [];
         var length = _filled;
         var partNumber = _parts.Count + 1;
         _buffer = null;
@@ -136,9 +143,26 @@ internal sealed class S3MultipartWriteStream(IAmazonS3 s3, string bucket, string
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            GiveBack(buffer);
             _slots.Release();
         }
+    }
+
+    /// <summary>An idle buffer of this upload, else a new one from the pool (at most maxInFlight + 1 are ever taken).</summary>
+    private byte[] TakeBuffer()
+    {
+        lock (_idleBuffers)
+        {
+            if (_idleBuffers.TryPop(out var idle)) return idle;
+        }
+        return _pool.Rent(partSize);
+    }
+
+    /// <summary>Keeps an uploaded part's buffer for the next part (all go back to the pool on dispose).</summary>
+    private void GiveBack(byte[] buffer)
+    {
+        if (buffer.Length == 0) return;
+        lock (_idleBuffers) _idleBuffers.Push(buffer);
     }
 
     public override void Flush()
@@ -153,8 +177,12 @@ internal sealed class S3MultipartWriteStream(IAmazonS3 s3, string bucket, string
     {
         if (disposing)
         {
-            if (_buffer is not null) ArrayPool<byte>.Shared.Return(_buffer);
-            _buffer = null;
+            lock (_idleBuffers)
+            {
+                if (_buffer is not null) _idleBuffers.Push(_buffer);
+                _buffer = null;
+                while (_idleBuffers.TryPop(out var idle)) _pool.Return(idle);
+            }
             _slots.Dispose();
         }
         base.Dispose(disposing);
