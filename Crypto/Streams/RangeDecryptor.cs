@@ -6,10 +6,11 @@ using Pii.Crypto.Streams.Keyrings;
 namespace Pii.Crypto.Streams;
 
 /// <summary>
-/// Returns exactly <paramref name="count"/> bytes of the stored ciphertext starting at <paramref name="offset"/>
-/// (for example an S3 ranged GET). Fewer bytes mean the stored object is shorter than claimed.
+/// Fills <paramref name="destination"/> with the stored ciphertext starting at <paramref name="offset"/> (for example
+/// an S3 ranged GET) and returns how many bytes it wrote; fewer than <c>destination.Length</c> mean the stored object
+/// is shorter than claimed. The caller owns the buffer, so fetches reuse pooled memory instead of allocating per read.
 /// </summary>
-public delegate ValueTask<ReadOnlyMemory<byte>> CiphertextRangeReader(long offset, int count, CancellationToken cancellationToken);
+public delegate ValueTask<int> CiphertextRangeReader(long offset, Memory<byte> destination, CancellationToken cancellationToken);
 
 /// <summary>
 /// Random access to a stored message: reads plaintext [start, end) by fetching and decrypting only the frames that
@@ -59,20 +60,29 @@ public sealed class RangeDecryptor : IDisposable
         try
         {
             var layout = StreamLayout.FromCiphertextLength(header.Length, header.FrameLength, ciphertextLength);
-            var finalFrame = await FetchAsync(
-                read, layout.FinalFrameOffset, FrameCipher.FrameSize(isFinal: true, layout.FinalFrameContentLength), cancellationToken).ConfigureAwait(false);
-            var finalSequenceNumber = (uint)(layout.RegularFrameCount + 1);
-            if (BinaryPrimitives.ReadUInt32BigEndian(finalFrame.Span) != FrameCipher.EndMarker)
+            var finalFrameSize = FrameCipher.FrameSize(isFinal: true, layout.FinalFrameContentLength);
+            var fetched = ArrayPool<byte>.Shared.Rent(finalFrameSize);
+            try
             {
-                throw new TruncatedException("The message has no final frame where its length puts it (truncated or extended).");
+                var finalFrame = fetched.AsMemory(0, finalFrameSize);
+                await FetchAsync(read, layout.FinalFrameOffset, finalFrame, cancellationToken).ConfigureAwait(false);
+                var finalSequenceNumber = (uint)(layout.RegularFrameCount + 1);
+                if (BinaryPrimitives.ReadUInt32BigEndian(finalFrame.Span) != FrameCipher.EndMarker)
+                {
+                    throw new TruncatedException("The message has no final frame where its length puts it (truncated or extended).");
+                }
+                if (FrameParser.CheckFinalFrame(finalFrame.Span, finalSequenceNumber, header.FrameLength) != layout.FinalFrameContentLength)
+                {
+                    throw new MalformedInputException("The final frame's content length does not match the message length.");
+                }
+                var finalPlaintext = new byte[layout.FinalFrameContentLength];
+                cipher.DecryptFrame(finalSequenceNumber, isFinal: true, finalFrame.Span, finalPlaintext);
+                return new RangeDecryptor(read, header, cipher, layout, finalPlaintext);
             }
-            if (FrameParser.CheckFinalFrame(finalFrame.Span, finalSequenceNumber, header.FrameLength) != layout.FinalFrameContentLength)
+            finally
             {
-                throw new MalformedInputException("The final frame's content length does not match the message length.");
+                ArrayPool<byte>.Shared.Return(fetched);
             }
-            var finalPlaintext = new byte[layout.FinalFrameContentLength];
-            cipher.DecryptFrame(finalSequenceNumber, isFinal: true, finalFrame.Span, finalPlaintext);
-            return new RangeDecryptor(read, header, cipher, layout, finalPlaintext);
         }
         catch
         {
@@ -83,7 +93,7 @@ public sealed class RangeDecryptor : IDisposable
 
     /// <summary>
     /// Writes plaintext [<paramref name="start"/>, <paramref name="end"/>) to <paramref name="destination"/>, fetching
-    /// at most about 1 MiB of ciphertext at a time.
+    /// at most about 1 MiB of ciphertext at a time into one pooled buffer (ciphertext needs no wiping).
     /// </summary>
     public async Task ReadAsync(long start, long end, Stream destination, CancellationToken cancellationToken = default)
     {
@@ -92,6 +102,8 @@ public sealed class RangeDecryptor : IDisposable
         var frameLength = Layout.FrameLength;
         var regularFrameSize = frameLength + FrameCipher.RegularFrameOverhead;
         var framesPerFetch = Math.Max(1, MaxFetchSize / regularFrameSize);
+        var regularFramesInRange = Math.Min(lastFrame, Layout.RegularFrameCount - 1) - firstFrame + 1;
+        var fetched = ArrayPool<byte>.Shared.Rent((int)Math.Clamp(regularFramesInRange, 0, framesPerFetch) * regularFrameSize);
         var plaintext = ArrayPool<byte>.Shared.Rent(frameLength);
         try
         {
@@ -104,7 +116,8 @@ public sealed class RangeDecryptor : IDisposable
                     break;
                 }
                 var count = (int)Math.Min(framesPerFetch, Math.Min(lastFrame, Layout.RegularFrameCount - 1) - frame + 1);
-                var frames = await FetchAsync(read, Layout.FrameOffset(frame), count * regularFrameSize, cancellationToken).ConfigureAwait(false);
+                var frames = fetched.AsMemory(0, count * regularFrameSize);
+                await FetchAsync(read, Layout.FrameOffset(frame), frames, cancellationToken).ConfigureAwait(false);
                 for (var i = 0; i < count; i++, frame++)
                 {
                     var sequenceNumber = (uint)(frame + 1);
@@ -119,6 +132,7 @@ public sealed class RangeDecryptor : IDisposable
         {
             CryptographicOperations.ZeroMemory(plaintext);
             ArrayPool<byte>.Shared.Return(plaintext);
+            ArrayPool<byte>.Shared.Return(fetched);
         }
     }
 
@@ -136,20 +150,18 @@ public sealed class RangeDecryptor : IDisposable
         return destination.WriteAsync(framePlaintext[from..to], cancellationToken);
     }
 
-    private static async ValueTask<ReadOnlyMemory<byte>> FetchAsync(CiphertextRangeReader read, long offset, int count, CancellationToken cancellationToken)
+    private static async ValueTask FetchAsync(CiphertextRangeReader read, long offset, Memory<byte> destination, CancellationToken cancellationToken)
     {
-        var bytes = await read(offset, count, cancellationToken).ConfigureAwait(false);
-        if (bytes.Length != count)
+        if (await read(offset, destination, cancellationToken).ConfigureAwait(false) != destination.Length)
         {
             throw new TruncatedException("The stored message is shorter than its stated length.");
         }
-        return bytes;
     }
 
     /// <summary>Serves the header parser's small exact reads from a few ranged fetches of at least 4 KiB.</summary>
     private sealed class HeaderRangeSource(CiphertextRangeReader read, long ciphertextLength)
     {
-        private ReadOnlyMemory<byte> chunk;
+        private Memory<byte> chunk;
         private long chunkOffset;
         private long position;
 
@@ -164,7 +176,8 @@ public sealed class RangeDecryptor : IDisposable
                     {
                         throw new TruncatedException("The message ends inside its header.");
                     }
-                    chunk = await FetchAsync(read, position, count, cancellationToken).ConfigureAwait(false);
+                    chunk = new byte[count];
+                    await FetchAsync(read, position, chunk, cancellationToken).ConfigureAwait(false);
                     chunkOffset = position;
                 }
                 var available = chunk[(int)(position - chunkOffset)..];

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
@@ -52,10 +53,25 @@ internal sealed class DocumentStore(
     public async Task<(UploadOutcome Outcome, DocumentInfo? Document)> UploadAsync(
         Guid patientId, string fileName, string contentType, Stream body, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
+        // Pooled: a fresh 256 KiB array per upload would be large-object garbage that only a full collection reclaims.
+        var buffer = ArrayPool<byte>.Shared.Rent(ReadChunk);
+        try
+        {
+            return await UploadAsync(patientId, fileName, contentType, body, buffer, user, cancellationToken);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(buffer);
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private async Task<(UploadOutcome Outcome, DocumentInfo? Document)> UploadAsync(
+        Guid patientId, string fileName, string contentType, Stream body, byte[] buffer, ClaimsPrincipal user, CancellationToken cancellationToken)
+    {
         var index = await keys.GetIndexKeysAsync(cancellationToken);
-        var first = new byte[ReadChunk];
-        var firstCount = await body.ReadAsync(first, cancellationToken);
-        if (firstCount == 0) return (UploadOutcome.Empty, null);
+        var count = await body.ReadAsync(buffer, cancellationToken);
+        if (count == 0) return (UploadOutcome.Empty, null);
 
         var id = Guid.CreateVersion7();
         var objectKey = $"patients/{patientId:N}/{id:N}";
@@ -76,8 +92,6 @@ internal sealed class DocumentStore(
                 leaveOpen: true, cancellationToken);
             await using (encrypting)
             {
-                var buffer = first;
-                var count = firstCount;
                 while (count > 0)
                 {
                     plaintextLength += count;
@@ -163,22 +177,26 @@ internal sealed class DocumentStore(
         var prefix = row.CiphertextPrefix;
         var suffix = row.CiphertextSuffix;
         var suffixStart = row.CiphertextLength - suffix.Length;
-        CiphertextRangeReader read = async (offset, count, ct) =>
+        CiphertextRangeReader read = async (offset, destination, ct) =>
         {
-            if (offset + count <= prefix.Length) return prefix.AsMemory((int)offset, count);
-            if (offset >= suffixStart && offset + count <= row.CiphertextLength) return suffix.AsMemory((int)(offset - suffixStart), count);
-            var response = await s3.GetObjectAsync(new GetObjectRequest
+            var count = destination.Length;
+            if (offset + count <= prefix.Length)
+            {
+                prefix.AsMemory((int)offset, count).CopyTo(destination);
+                return count;
+            }
+            if (offset >= suffixStart && offset + count <= row.CiphertextLength)
+            {
+                suffix.AsMemory((int)(offset - suffixStart), count).CopyTo(destination);
+                return count;
+            }
+            using var response = await s3.GetObjectAsync(new GetObjectRequest
             {
                 BucketName = _options.Bucket,
                 Key = row.ObjectKey,
                 ByteRange = new ByteRange(offset, offset + count - 1),
             }, ct);
-            using (response)
-            {
-                var bytes = new byte[count];
-                var filled = await response.ResponseStream.ReadAtLeastAsync(bytes, count, throwOnEndOfStream: false, ct);
-                return bytes.AsMemory(0, filled);
-            }
+            return await response.ResponseStream.ReadAtLeastAsync(destination, count, throwOnEndOfStream: false, ct);
         };
         var decryptor = await RangeDecryptor.OpenAsync(read, row.CiphertextLength, keyring, cancellationToken: cancellationToken);
         if (!decryptor.EncryptionContext.TryGetValue("document", out var document) || document != row.Id.ToString()

@@ -44,10 +44,11 @@ public sealed class BoundarySizeTests
         using var aes = AesKeyring();
         var message = await EncryptAsync(plaintext, aes, AsciiContext, F);
         var fetches = new List<(long Offset, int Count)>();
-        CiphertextRangeReader reader = (offset, count, _) =>
+        CiphertextRangeReader reader = (offset, destination, _) =>
         {
-            fetches.Add((offset, count));
-            return ValueTask.FromResult<ReadOnlyMemory<byte>>(message.AsMemory((int)offset, count));
+            fetches.Add((offset, destination.Length));
+            message.AsMemory((int)offset, destination.Length).CopyTo(destination);
+            return ValueTask.FromResult(destination.Length);
         };
         using var ranged = await RangeDecryptor.OpenAsync(reader, message.Length, aes);
         Assert.Equal(size, ranged.PlaintextLength);

@@ -95,8 +95,13 @@ internal static class StreamTestSupport
     }
 
     public static CiphertextRangeReader RangeReaderOver(byte[] message) =>
-        (offset, count, _) => ValueTask.FromResult<ReadOnlyMemory<byte>>(
-            message.AsMemory((int)Math.Min(offset, message.Length), (int)Math.Min(count, Math.Max(0, message.Length - offset))));
+        (offset, destination, _) =>
+        {
+            var available = message.AsMemory((int)Math.Min(offset, message.Length));
+            var count = Math.Min(destination.Length, available.Length);
+            available[..count].CopyTo(destination);
+            return ValueTask.FromResult(count);
+        };
 
     public static async Task<byte[]> ReadRangeAsync(RangeDecryptor decryptor, long start, long end)
     {

@@ -136,6 +136,23 @@ public sealed class StrictReadingTests
         }
     }
 
+    [Fact]
+    public async Task A_store_delivering_fewer_bytes_than_its_stated_length_is_reported_as_truncated()
+    {
+        var (message, _) = await SmallMessageAsync();
+        using var aes = AesKeyring();
+        await Assert.ThrowsAsync<TruncatedException>(() => RangeDecryptor.OpenAsync(RangeReaderOver(message[..^1]), message.Length, aes));
+
+        // Header and final frame intact, then every later fetch comes back one byte short.
+        var whole = RangeReaderOver(message);
+        var opened = false;
+        CiphertextRangeReader shortAfterOpening = async (offset, destination, cancellationToken) =>
+            await whole(offset, destination, cancellationToken) - (opened ? 1 : 0);
+        using var ranged = await RangeDecryptor.OpenAsync(shortAfterOpening, message.Length, aes);
+        opened = true;
+        await Assert.ThrowsAsync<TruncatedException>(() => ReadRangeAsync(ranged, 0, F));
+    }
+
     [Theory]
     [InlineData(new byte[] { 0x00 })]
     [InlineData(new byte[] { 0xFF, 0xFF, 0xFF, 0xFF })]
