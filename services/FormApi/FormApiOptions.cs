@@ -28,6 +28,9 @@ internal sealed class FormApiOptions
     /// <summary>Rows per transaction of the DEK re-encryption job.</summary>
     public int ReencryptionBatchSize { get; set; } = 2000;
 
+    /// <summary>Batches of the re-encryption job written at once (each on its own connection and transaction).</summary>
+    public int ReencryptionWriters { get; set; } = 2;
+
     /// <summary>Whether the back office runs re-encryption jobs in the background (tests turn it off to step a job by hand).</summary>
     public bool ReencryptionInBackground { get; set; } = true;
 

@@ -7,6 +7,8 @@ using System.Text.Json;
 using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using MySql.Data.MySqlClient;
+using Pii.Crypto.Fields;
+using Pii.Crypto.Keys;
 using Pii.Testing;
 using KeyOperations = formapi::Pii.FormApi.Keys.KeyOperations;
 using ReencryptionJobs = formapi::Pii.FormApi.Keys.ReencryptionJobs;
@@ -165,6 +167,49 @@ public sealed class KeyRotationTests(FormApiFixture fixture)
         Assert.True(record.GetProperty("email_dnc").GetBoolean());
         Assert.Equal(pending.Version + 2, record.GetProperty("row_version").GetInt32());
         Assert.Equal(rotation.NewDekId, await owner.ExecuteScalarAsync<int>("SELECT dek_id FROM dnc_preferences WHERE id = @id", new { id = pending.Id }));
+    }
+
+    [Fact]
+    public async Task Dek_reencryption_job_writes_large_batches_in_parallel_and_every_row_decrypts_to_what_was_submitted()
+    {
+        // 700 rows in batches of 520: full prepared chunks and remainders, two batches written at once.
+        var submitted = new Dictionary<Guid, string>();
+        foreach (var group in Enumerable.Range(0, 700).Chunk(20))
+        {
+            var phones = group.Select(_ => FormApiFixture.UniquePhone()).ToArray();
+            var ids = await Task.WhenAll(phones.Select(phone => fixture.SubmitAsync(FormApiFixture.SeedBody(phone, email: $"p{phone[1..]}@example.com"))));
+            for (int i = 0; i < ids.Length; i++) submitted[ids[i]] = phones[i];
+        }
+        using var worker = fixture.CreateBackoffice(new Dictionary<string, string>
+        {
+            ["FormApi:ReencryptionInBackground"] = "false", ["FormApi:ReencryptionBatchSize"] = "520", ["FormApi:ReencryptionWriters"] = "2",
+        });
+        var rotation = await worker.Services.GetRequiredService<KeyOperations>().RotateDekAsync(CancellationToken.None);
+        var jobs = worker.Services.GetRequiredService<ReencryptionJobs>();
+        await using var owner = await fixture.OpenOwnerAsync();
+        var sources = (await jobs.GetAsync(rotation.JobId, CancellationToken.None))!.SourceDekIds;
+        long underSources = await owner.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM dnc_preferences WHERE dek_id IN @sources", new { sources });
+
+        Assert.True(await jobs.RunAsync(rotation.JobId, maxBatches: null, CancellationToken.None));
+
+        var done = (await jobs.GetAsync(rotation.JobId, CancellationToken.None))!;
+        Assert.Equal(underSources, done.RowsReencrypted);
+        Assert.Equal(0, done.RowsSkipped);
+        var rows = (await owner.QueryAsync<(byte[] Id, byte[] First, byte[]? Middle, byte[] Phone, byte[] Email, int Dek)>(
+            "SELECT id, first_name, middle_name, phone, email, dek_id FROM dnc_preferences WHERE id IN @ids",
+            new { ids = submitted.Keys.Select(id => id.ToByteArray(bigEndian: true)).ToList() })).ToList();
+        Assert.Equal(submitted.Count, rows.Count);
+        using var key = await worker.Services.GetRequiredService<DekManager>().LeaseKeyAsync(rotation.NewDekId);
+        foreach (var row in rows)
+        {
+            Assert.Equal(rotation.NewDekId, row.Dek);
+            var id = new Guid(row.Id, bigEndian: true);
+            string? Open(string column, byte[]? value) => FieldCipher.DecryptString(key.Key, value, new FieldContext("dnc_preferences", column, id.ToString("D")));
+            Assert.Equal("Alice", Open("first_name", row.First));
+            Assert.Equal("M", Open("middle_name", row.Middle));
+            Assert.Equal(submitted[id], Open("phone", row.Phone));
+            Assert.Equal($"p{submitted[id][1..]}@example.com", Open("email", row.Email));
+        }
     }
 
     /// <summary>SHA-256 over every data column of every row, in id order.</summary>

@@ -66,8 +66,13 @@ var load = Task.WhenAll(Enumerable.Range(0, clients).Select(client => Task.Run(a
         await Task.Delay(20);
     }
 })));
-await Task.Delay(TimeSpan.FromSeconds(2));
+Resource[] measured = [dnc.Server, backoffice, intake];
+var idleBefore = measured.Select(CpuSeconds).ToArray();
+await Task.Delay(TimeSpan.FromSeconds(4));
+Console.WriteLine("CPU before the job (4 s, submissions running): " + string.Join(", ", measured.Select((r, i) =>
+    string.Create(CultureInfo.InvariantCulture, $"{r.Name} {(CpuSeconds(r) - idleBefore[i]) / 4:P0} of one core"))));
 
+var cpuBefore = measured.Select(CpuSeconds).ToArray();
 var clock = Stopwatch.StartNew();
 using var rotate = new HttpRequestMessage(HttpMethod.Post, backofficeUrl + "/api/keys/rotate-dek");
 rotate.Headers.Add("X-Api-Key", adminKey);
@@ -85,6 +90,7 @@ while (true)
     await Task.Delay(200);
 }
 var seconds = clock.Elapsed.TotalSeconds;
+var cpuUsed = measured.Select((r, i) => CpuSeconds(r) - cpuBefore[i]).ToArray();
 long submittedDuringJob = Interlocked.Read(ref submitted);
 await stopLoad.CancelAsync();
 await load;
@@ -96,6 +102,8 @@ Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
     $"submissions during the job: {submittedDuringJob} accepted ({submittedDuringJob / seconds:F0}/s), {Interlocked.Read(ref failed)} failed"));
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
     $"re-encryption: {moved / seconds:F0} rows/s (target >= 20000); load avg now {File.ReadAllText("/proc/loadavg")[..14]}"));
+Console.WriteLine("CPU during the job: " + string.Join(", ", measured.Select((r, i) =>
+    string.Create(CultureInfo.InvariantCulture, $"{r.Name} {cpuUsed[i]:F1} s ({cpuUsed[i] / seconds:P0} of one core, {cpuUsed[i] * 1e6 / Math.Max(1, moved):F0} µs/row)"))));
 return (string?)job["status"] == "completed" && (long)job["rows_remaining"]! == 0 && Interlocked.Read(ref failed) == 0 ? 0 : 1;
 
 async Task<FieldKey> CreateDekAsync()
@@ -120,6 +128,14 @@ async Task<FieldKey> CreateDekAsync()
     {
         CryptographicOperations.ZeroMemory(plaintext);
     }
+}
+
+// User + system CPU seconds of a resource's process so far (Linux /proc; clock ticks are 100 Hz on Linux).
+static double CpuSeconds(Resource resource)
+{
+    var stat = File.ReadAllText($"/proc/{resource.Child!.Pid}/stat");
+    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+    return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
 }
 
 // Multi-row INSERTs of 2,000 rows with hex literals (ids and ciphertexts only), `parts` connections in parallel.

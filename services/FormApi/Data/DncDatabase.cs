@@ -10,6 +10,10 @@ namespace Pii.FormApi.Data;
 /// </summary>
 internal sealed class DncDatabase(string connectionString)
 {
+    // MySql.Data ignores DbCommand.Prepare unless told otherwise; the re-encryption job relies on real server-side
+    // prepared statements (binary protocol) for its bulk writes.
+    private readonly string _connectionString = new MySqlConnectionStringBuilder(connectionString) { IgnorePrepare = false }.ConnectionString;
+
     /// <summary>MySql.Data emits no spans; FormApi records its own around each statement group (db.system = mysql).</summary>
     public static readonly ActivitySource Tracing = new("Pii.FormApi");
 
@@ -18,7 +22,7 @@ internal sealed class DncDatabase(string connectionString)
 
     public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
-        var connection = new MySqlConnection(connectionString);
+        var connection = new MySqlConnection(_connectionString);
         try
         {
             await connection.OpenAsync(cancellationToken);

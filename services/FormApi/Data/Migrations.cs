@@ -124,6 +124,10 @@ internal static class Migrations
             END
             """,
         ]),
+        // The job's status is polled while it runs: keep a running count instead of counting the rows left each time.
+        (3, "re-encryption job remaining rows", [
+            "ALTER TABLE dek_reencryption_jobs ADD COLUMN IF NOT EXISTS rows_remaining BIGINT NULL",
+        ]),
     ];
 
     public static int LatestVersion => All[^1].Version;

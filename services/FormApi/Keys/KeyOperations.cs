@@ -94,12 +94,14 @@ internal sealed class KeyOperations(TransitClient transit, IKeyEncryptionKey kek
         var sources = (await connection.QueryAsync<int>(new CommandDefinition(
             "SELECT id FROM encryption_keys WHERE purpose = @purpose AND retired_at IS NOT NULL AND destroyed_at IS NULL ORDER BY id",
             new { purpose = KeyServiceIdentity.Purpose }, transaction, cancellationToken: cancellationToken))).ToList();
+        long remaining = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT COUNT(*) FROM dnc_preferences WHERE dek_id IN @sources", new { sources }, transaction, cancellationToken: cancellationToken));
         var jobId = Guid.CreateVersion7();
         await connection.ExecuteAsync(new CommandDefinition("""
-            INSERT INTO dek_reencryption_jobs (id, target_dek_id, source_dek_ids, status, created_at, updated_at)
-            VALUES (@id, @target, @sources, 'running', @now, @now)
+            INSERT INTO dek_reencryption_jobs (id, target_dek_id, source_dek_ids, status, rows_remaining, created_at, updated_at)
+            VALUES (@id, @target, @sources, 'running', @remaining, @now, @now)
             """,
-            new { id = DncDatabase.ToBytes(jobId), target = newId, sources = string.Join(',', sources), now }, transaction, cancellationToken: cancellationToken));
+            new { id = DncDatabase.ToBytes(jobId), target = newId, sources = string.Join(',', sources), remaining, now }, transaction, cancellationToken: cancellationToken));
         // Older unfinished jobs are superseded: this one covers all their sources.
         await connection.ExecuteAsync(new CommandDefinition(
             "UPDATE dek_reencryption_jobs SET status = 'superseded', updated_at = @now, finished_at = @now WHERE status = 'running' AND id <> @id",

@@ -1,3 +1,5 @@
+using System.Data;
+using System.Data.Common;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -10,6 +12,11 @@ using Pii.FormApi.Domain;
 
 namespace Pii.FormApi.Keys;
 
+/// <summary>
+/// A job's state. <see cref="RowsRemaining"/> is a running count (rows under the source DEKs when the job or its pass
+/// started, less those moved since), so polling it costs nothing; rows erased meanwhile leave it high until the pass
+/// ends and recounts. It is 0 exactly when the job completed.
+/// </summary>
 internal sealed record ReencryptionJob(
     Guid Id,
     int TargetDekId,
@@ -29,8 +36,11 @@ internal sealed record ReencryptionJob(
 /// batch. Each row update is conditional on the row_version read with it (a concurrent PATCH or erasure wins; that row is
 /// retried in the next pass). The job completes only when no row under a source DEK is left; the guard trigger ensures no
 /// new row can appear under a retired DEK. updated_at is left alone: the content did not change, so the ETL need not re-read.
-/// Speed (issue 5: ≥ 20,000 rows/s): a batch is written with a few multi-row INSERTs into a temporary table and one joined
-/// UPDATE instead of one statement per row, and the next batch is read and re-encrypted in memory while one is written.
+/// Speed (issue 5: ≥ 20,000 rows/s): one reader pages through the source DEK's rows while up to
+/// <see cref="FormApiOptions.ReencryptionWriters"/> writers each re-encrypt a batch and write it with prepared multi-row
+/// INSERTs (binary protocol: no hex text to build, send or parse) into a temporary table and one joined UPDATE. Writers
+/// hold disjoint rows; each commits only after the batch before it committed, so the saved cursor only moves forward
+/// over written batches.
 /// </summary>
 internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IOptions<FormApiOptions> options, FormApiMetrics metrics, TimeProvider time)
 {
@@ -43,23 +53,22 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
         CREATE TEMPORARY TABLE reencrypt_batch (id BINARY(16) NOT NULL PRIMARY KEY, v INT NOT NULL, c0 VARBINARY(1024) NOT NULL,
           c1 VARBINARY(1024) NULL, c2 VARBINARY(1024) NOT NULL, c3 VARBINARY(256) NOT NULL, c4 VARBINARY(1024) NOT NULL) ENGINE=InnoDB
         """;
-    /// <summary>Rows per INSERT into the scratch table: 500 rows of maximal cells (≈ 4.3 KiB, 8.7 KiB as hex) are ≈ 4.4 MB.</summary>
-    private const int RowsPerInsert = 500;
+    /// <summary>Rows per prepared INSERT into the scratch table (7 placeholders each, far below the protocol's 65,535).</summary>
+    private const int RowsPerInsert = 250;
     private static readonly string[] PiiColumns = ["first_name", "middle_name", "last_name", "phone", "email"];
 
     public async Task<ReencryptionJob?> GetAsync(Guid id, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        var row = await connection.QueryFirstOrDefaultAsync<JobRow>(new CommandDefinition(
-            "SELECT id, target_dek_id, source_dek_ids, status, passes, rows_reencrypted, rows_skipped, created_at, updated_at, finished_at, cursor_dek_id, cursor_id FROM dek_reencryption_jobs WHERE id = @id",
-            new { id = DncDatabase.ToBytes(id) }, cancellationToken: cancellationToken));
+        var row = await LoadAsync(connection, DncDatabase.ToBytes(id), cancellationToken);
         if (row is null)
         {
             return null;
         }
         var sources = ParseSources(row.source_dek_ids);
-        long remaining = sources.Count == 0 ? 0 : await connection.ExecuteScalarAsync<long>(new CommandDefinition(
-            "SELECT COUNT(*) FROM dnc_preferences WHERE dek_id IN @sources", new { sources }, cancellationToken: cancellationToken));
+        // Jobs created before the running count existed are counted here.
+        long remaining = row.rows_remaining ?? (sources.Count == 0 ? 0 : await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT COUNT(*) FROM dnc_preferences WHERE dek_id IN @sources", new { sources }, cancellationToken: cancellationToken)));
         return new ReencryptionJob(DncDatabase.FromBytes(row.id), row.target_dek_id, sources, row.status, row.passes, row.rows_reencrypted, row.rows_skipped, remaining,
             Utc(row.created_at), Utc(row.updated_at), row.finished_at is { } f ? Utc(f) : null);
     }
@@ -76,7 +85,6 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
     /// <summary>Runs the job from its saved cursor; stops after <paramref name="maxBatches"/> batches (null: until done). Returns true when completed.</summary>
     public async Task<bool> RunAsync(Guid jobId, int? maxBatches, CancellationToken cancellationToken)
     {
-        int batchSize = options.Value.ReencryptionBatchSize;
         int batches = 0;
         var idBytes = DncDatabase.ToBytes(jobId);
         while (true)
@@ -84,9 +92,7 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
             JobRow job;
             await using (var connection = await database.OpenAsync(cancellationToken))
             {
-                var loaded = await connection.QueryFirstOrDefaultAsync<JobRow>(new CommandDefinition(
-                    "SELECT id, target_dek_id, source_dek_ids, status, passes, rows_reencrypted, rows_skipped, created_at, updated_at, finished_at, cursor_dek_id, cursor_id FROM dek_reencryption_jobs WHERE id = @id",
-                    new { id = idBytes }, cancellationToken: cancellationToken));
+                var loaded = await LoadAsync(connection, idBytes, cancellationToken);
                 if (loaded is null || loaded.status != "running")
                 {
                     return loaded?.status == "completed";
@@ -109,21 +115,11 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
                 continue;
             }
             int source = sources[sourceIndex];
-            var batch = await PrepareBatchAsync(job.target_dek_id, source, job.cursor_dek_id == source ? job.cursor_id : null, batchSize, cancellationToken);
-            while (batch.Rows.Count > 0)
+            var after = job.cursor_dek_id == source ? job.cursor_id : null;
+            batches += await MoveSourceAsync(idBytes, job.target_dek_id, source, after, maxBatches - batches, cancellationToken);
+            if (maxBatches is { } limit && batches >= limit)
             {
-                // Read and re-encrypt the next batch on another thread while this one is written: the two hold different
-                // rows, every write is guarded by row_version, and only a written batch moves the saved cursor.
-                var after = batch.Rows[^1].id;
-                int target = job.target_dek_id;
-                var next = Task.Run(() => PrepareBatchAsync(target, source, after, batchSize, cancellationToken), cancellationToken);
-                var written = WriteBatchAsync(idBytes, target, source, batch, cancellationToken);
-                await Task.WhenAll(next, written);
-                if (maxBatches is { } limit && ++batches >= limit)
-                {
-                    return false;
-                }
-                batch = await next;
+                return false;
             }
             // This source is done for this pass: move the cursor to the next source (or past the end).
             int nextSource = sourceIndex + 1 < sources.Count ? sources[sourceIndex + 1] : EndOfPass;
@@ -131,18 +127,41 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
         }
     }
 
-    private sealed record PreparedBatch(List<DncRecords.StoredRowForKeys> Rows, List<string> Inserts);
-
-    private async Task<PreparedBatch> PrepareBatchAsync(int target, int source, byte[]? after, int batchSize, CancellationToken cancellationToken)
+    /// <summary>Pages through the rows under <paramref name="source"/> after <paramref name="after"/>; returns the batches written.</summary>
+    private async Task<int> MoveSourceAsync(byte[] jobId, int target, int source, byte[]? after, int? maxBatches, CancellationToken cancellationToken)
     {
-        var rows = await ReadBatchAsync(source, after, batchSize, cancellationToken);
-        if (rows.Count == 0)
-        {
-            return new PreparedBatch(rows, []);
-        }
         using var from = await deks.LeaseKeyAsync(source, cancellationToken);
         using var to = await deks.LeaseKeyAsync(target, cancellationToken);
-        return new PreparedBatch(rows, BuildBatchInserts(from.Key, to.Key, rows));
+        var writing = new Queue<Task>();
+        Task previous = Task.CompletedTask;
+        int batches = 0;
+        try
+        {
+            while (maxBatches is null || batches < maxBatches)
+            {
+                var rows = await ReadBatchAsync(source, after, options.Value.ReencryptionBatchSize, cancellationToken);
+                if (rows.Count == 0)
+                {
+                    break;
+                }
+                after = rows[^1].id;
+                var predecessor = previous;
+                previous = Task.Run(() => WriteBatchAsync(jobId, target, source, from.Key, to.Key, rows, predecessor, cancellationToken), cancellationToken);
+                writing.Enqueue(previous);
+                batches++;
+                if (writing.Count >= options.Value.ReencryptionWriters)
+                {
+                    await writing.Dequeue();
+                }
+            }
+        }
+        finally
+        {
+            // Never leave a writer running with the leased keys disposed; the first failure is rethrown below.
+            await Task.WhenAll(writing).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+        await Task.WhenAll(writing);
+        return batches;
     }
 
     private async Task<List<DncRecords.StoredRowForKeys>> ReadBatchAsync(int source, byte[]? after, int batchSize, CancellationToken cancellationToken)
@@ -155,23 +174,22 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
     }
 
     /// <summary>
-    /// Writes one batch in one transaction: the new ciphertexts go into a temporary table (one multi-row INSERT), then
-    /// one UPDATE joined on the primary key changes each row only if it is still under the source DEK with the
-    /// row_version read with it (a concurrent PATCH or erasure wins and that row is retried in the next pass; an erased
-    /// row is never brought back, as an upsert would). The guard trigger still checks the target DEK per row. The job's
-    /// cursor moves in the same transaction.
+    /// Re-encrypts and writes one batch in one transaction: the new ciphertexts go into a temporary table (prepared
+    /// multi-row INSERTs), then one UPDATE joined on the primary key changes each row only if it is still under the source
+    /// DEK with the row_version read with it (a concurrent PATCH or erasure wins and that row is retried in the next pass;
+    /// an erased row is never brought back, as an upsert would). The guard trigger still checks the target DEK per row.
+    /// The job's cursor moves in the same transaction, committed only after <paramref name="predecessor"/> (the batch
+    /// before) committed; if it failed, this batch rolls back too.
     /// </summary>
-    private async Task WriteBatchAsync(byte[] jobId, int target, int source, PreparedBatch batch, CancellationToken cancellationToken)
+    private async Task WriteBatchAsync(byte[] jobId, int target, int source, FieldKey from, FieldKey to, List<DncRecords.StoredRowForKeys> rows,
+        Task predecessor, CancellationToken cancellationToken)
     {
-        var rows = batch.Rows;
+        var moved = Reencrypt(from, to, rows);
         using var span = DncDatabase.StartSpan("UPDATE", DncIntake.Table);
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(CreateBatchTable, transaction: transaction, cancellationToken: cancellationToken));
-        foreach (var insert in batch.Inserts)
-        {
-            await connection.ExecuteAsync(new CommandDefinition(insert, transaction: transaction, cancellationToken: cancellationToken));
-        }
+        await InsertBatchAsync(connection, transaction, rows, moved, cancellationToken);
         long done = await connection.ExecuteAsync(new CommandDefinition("""
             UPDATE dnc_preferences p JOIN reencrypt_batch t ON p.id = t.id
             SET p.first_name = t.c0, p.middle_name = t.c1, p.last_name = t.c2, p.phone = t.c3, p.email = t.c4, p.dek_id = @target, p.row_version = p.row_version + 1
@@ -179,9 +197,11 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
             """, new { target, source }, transaction, cancellationToken: cancellationToken));
         await connection.ExecuteAsync(new CommandDefinition("DROP TEMPORARY TABLE reencrypt_batch", transaction: transaction, cancellationToken: cancellationToken));
         long skipped = rows.Count - done;
+        await predecessor;
         await connection.ExecuteAsync(new CommandDefinition("""
             UPDATE dek_reencryption_jobs SET cursor_dek_id = @source, cursor_id = @cursor, rows_reencrypted = rows_reencrypted + @done,
-              rows_skipped = rows_skipped + @skipped, updated_at = @now WHERE id = @jobId
+              rows_skipped = rows_skipped + @skipped,
+              rows_remaining = GREATEST(rows_remaining - @done, 0), updated_at = @now WHERE id = @jobId
             """,
             new { source, cursor = rows[^1].id, done, skipped, now = time.GetUtcNow().UtcDateTime, jobId }, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
@@ -189,56 +209,90 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
         metrics.RowsSkipped.Add(skipped);
     }
 
-    /// <summary>
-    /// The batch's new ciphertexts as multi-row INSERTs into the connection's temporary table, at most
-    /// <see cref="RowsPerInsert"/> rows each so that even maximal cells stay far below max_allowed_packet (hex literals:
-    /// only ids and ciphertexts, never plaintext, and no parameter substitution over thousands of placeholders).
-    /// </summary>
-    private static List<string> BuildBatchInserts(FieldKey from, FieldKey to, List<DncRecords.StoredRowForKeys> rows)
+    /// <summary>The five PII cells of each row decrypted under <paramref name="from"/> and encrypted under <paramref name="to"/> (same context).</summary>
+    private static byte[]?[][] Reencrypt(FieldKey from, FieldKey to, List<DncRecords.StoredRowForKeys> rows)
     {
-        var inserts = new List<string>();
-        var sql = new StringBuilder(RowsPerInsert * 700);
+        var moved = new byte[]?[rows.Count][];
         for (int r = 0; r < rows.Count; r++)
         {
             var row = rows[r];
-            if (r % RowsPerInsert == 0)
-            {
-                if (r > 0)
-                {
-                    inserts.Add(sql.ToString());
-                }
-                sql.Clear().Append("INSERT INTO reencrypt_batch (id, v, c0, c1, c2, c3, c4) VALUES ");
-            }
             var idText = DncDatabase.FromBytes(row.id).ToString("D");
             byte[]?[] values = [row.first_name, row.middle_name, row.last_name, row.phone, row.email];
-            sql.Append(r % RowsPerInsert == 0 ? "(" : ",(");
-            AppendHex(sql, row.id).Append(',').Append(row.row_version.ToString(CultureInfo.InvariantCulture));
             for (int i = 0; i < values.Length; i++)
             {
                 var context = new FieldContext(DncIntake.Table, PiiColumns[i], idText);
                 var plaintext = FieldCipher.Decrypt(from, values[i], context);
-                var moved = FieldCipher.Encrypt(to, FieldMode.Randomized, plaintext, context);
+                values[i] = FieldCipher.Encrypt(to, FieldMode.Randomized, plaintext, context);
                 if (plaintext is not null)
                 {
                     CryptographicOperations.ZeroMemory(plaintext);
                 }
-                sql.Append(',');
-                if (moved is null)
+            }
+            moved[r] = values;
+        }
+        return moved;
+    }
+
+    /// <summary>
+    /// Inserts the batch into the scratch table: one prepared statement of <see cref="RowsPerInsert"/> rows executed with
+    /// each full chunk's values, then one for the remainder. Only ids, row versions and ciphertexts are sent.
+    /// </summary>
+    private static async Task InsertBatchAsync(DbConnection connection, DbTransaction transaction, List<DncRecords.StoredRowForKeys> rows, byte[]?[][] moved,
+        CancellationToken cancellationToken)
+    {
+        int fullChunks = rows.Count / RowsPerInsert;
+        int start = 0;
+        foreach (var (rowsPerStatement, statements) in new[] { (RowsPerInsert, fullChunks), (rows.Count % RowsPerInsert, 1) })
+        {
+            if (rowsPerStatement == 0 || statements == 0)
+            {
+                continue;
+            }
+            await using var insert = PrepareInsert(connection, transaction, rowsPerStatement);
+            await insert.PrepareAsync(cancellationToken);
+            for (int statement = 0; statement < statements; statement++, start += rowsPerStatement)
+            {
+                for (int r = 0; r < rowsPerStatement; r++)
                 {
-                    sql.Append("NULL");
+                    var row = rows[start + r];
+                    insert.Parameters[r * 7].Value = row.id;
+                    insert.Parameters[r * 7 + 1].Value = row.row_version;
+                    for (int i = 0; i < 5; i++)
+                    {
+                        insert.Parameters[r * 7 + 2 + i].Value = (object?)moved[start + r][i] ?? DBNull.Value;
+                    }
                 }
-                else
-                {
-                    AppendHex(sql, moved);
-                }
+                await insert.ExecuteNonQueryAsync(cancellationToken);
+            }
+        }
+    }
+
+    private static DbCommand PrepareInsert(DbConnection connection, DbTransaction transaction, int rowCount)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        var sql = new StringBuilder("INSERT INTO reencrypt_batch (id, v, c0, c1, c2, c3, c4) VALUES ");
+        for (int r = 0; r < rowCount; r++)
+        {
+            sql.Append(r == 0 ? "(" : ",(");
+            for (int c = 0; c < 7; c++)
+            {
+                var parameter = command.CreateParameter();
+                parameter.ParameterName = string.Create(CultureInfo.InvariantCulture, $"@p{r}_{c}");
+                parameter.DbType = c == 1 ? DbType.Int32 : DbType.Binary;
+                command.Parameters.Add(parameter);
+                sql.Append(c == 0 ? "" : ",").Append(parameter.ParameterName);
             }
             sql.Append(')');
         }
-        inserts.Add(sql.ToString());
-        return inserts;
+        command.CommandText = sql.ToString();
+        return command;
     }
 
-    private static StringBuilder AppendHex(StringBuilder sql, byte[] value) => sql.Append("X'").Append(Convert.ToHexString(value)).Append('\'');
+    private static Task<JobRow?> LoadAsync(DbConnection connection, byte[] jobId, CancellationToken cancellationToken) =>
+        connection.QueryFirstOrDefaultAsync<JobRow>(new CommandDefinition(
+            "SELECT id, target_dek_id, source_dek_ids, status, passes, rows_reencrypted, rows_skipped, rows_remaining, created_at, updated_at, finished_at, cursor_dek_id, cursor_id FROM dek_reencryption_jobs WHERE id = @id",
+            new { id = jobId }, cancellationToken: cancellationToken));
 
     private async Task SaveCursorAsync(byte[] jobId, int? sourceDek, byte[]? cursor, CancellationToken cancellationToken)
     {
@@ -259,13 +313,13 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
         if (remaining == 0)
         {
             await connection.ExecuteAsync(new CommandDefinition(
-                "UPDATE dek_reencryption_jobs SET status = 'completed', passes = passes + 1, updated_at = @now, finished_at = @now WHERE id = @jobId AND status = 'running'",
+                "UPDATE dek_reencryption_jobs SET status = 'completed', passes = passes + 1, rows_remaining = 0, updated_at = @now, finished_at = @now WHERE id = @jobId AND status = 'running'",
                 new { now, jobId }, cancellationToken: cancellationToken));
             return true;
         }
         await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE dek_reencryption_jobs SET cursor_dek_id = NULL, cursor_id = NULL, passes = passes + 1, updated_at = @now WHERE id = @jobId",
-            new { now, jobId }, cancellationToken: cancellationToken));
+            "UPDATE dek_reencryption_jobs SET cursor_dek_id = NULL, cursor_id = NULL, passes = passes + 1, rows_remaining = @remaining, updated_at = @now WHERE id = @jobId",
+            new { now, remaining, jobId }, cancellationToken: cancellationToken));
         return false;
     }
 
@@ -275,7 +329,7 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
     private static DateTime Utc(DateTime value) => DateTime.SpecifyKind(value, DateTimeKind.Utc);
 
     private sealed record JobRow(byte[] id, int target_dek_id, string source_dek_ids, string status, int passes, long rows_reencrypted, long rows_skipped,
-        DateTime created_at, DateTime updated_at, DateTime? finished_at, int? cursor_dek_id, byte[]? cursor_id);
+        long? rows_remaining, DateTime created_at, DateTime updated_at, DateTime? finished_at, int? cursor_dek_id, byte[]? cursor_id);
 }
 
 /// <summary>Runs queued re-encryption jobs in the back office, resuming any job left running by a previous process.</summary>
