@@ -43,12 +43,13 @@ internal static class StreamCommands
             var options = new StreamEncryptionOptions { FrameLength = ParseFrameLength(parseResult.GetValue(frameLength)) };
             using var keyring = keys.CreateKeyring(parseResult, forEncryption: true);
             using var input = Console.OpenStandardInput();
-            using var output = Console.OpenStandardOutput();
+            using var output = new WriteBehindStream(Console.OpenStandardOutput());
             using var encrypting = await StreamEncryptor.CreateAsync(output, keyring.Keyring, encryptionContext, options, leaveOpen: true, cancellationToken);
-            // Synchronous copy on one thread: AES-GCM outruns file I/O, and console streams' async calls each hop to the
-            // thread pool, which measured slower (bench/RESULTS.md) than the parallel pipeline gains on this path.
-            input.CopyTo(encrypting, options.FrameLength);
+            // Synchronous copy on this thread, writes behind on another: AES-GCM outruns file I/O, and console streams'
+            // async calls each hop to the thread pool, which measured slower (bench/RESULTS.md) than this.
+            input.CopyTo(encrypting, WriteBehindStream.ChunkSize);
             encrypting.Complete();
+            output.Complete();
         });
         return command;
     }
@@ -61,12 +62,13 @@ internal static class StreamCommands
         command.Action = new StreamAction(async (parseResult, cancellationToken) =>
         {
             using var keyring = keys.CreateKeyring(parseResult, forEncryption: false);
-            // Frame headers are read in small exact pieces; the buffer turns them into few system calls.
-            using var input = new BufferedStream(Console.OpenStandardInput(), 128 * 1024);
-            using var output = Console.OpenStandardOutput();
+            // Frame headers are read in small exact pieces, served from chunks read ahead on another thread.
+            using var input = new ReadAheadStream(Console.OpenStandardInput());
+            using var output = new WriteBehindStream(Console.OpenStandardOutput());
             using var decrypting = await StreamDecryptor.OpenAsync(input, keyring.Keyring, leaveOpen: true, cancellationToken: cancellationToken);
-            // Synchronous copy on one thread, as in encrypt.
+            // As in encrypt. Plaintext reaches the output only frame by frame after each tag verified, as before.
             decrypting.CopyTo(output, decrypting.FrameLength);
+            output.Complete();
         });
         return command;
     }

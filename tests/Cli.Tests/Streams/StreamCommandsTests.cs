@@ -68,6 +68,25 @@ public sealed class StreamCommandsTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task A_message_of_several_io_chunks_round_trips_and_a_flip_late_in_it_releases_only_verified_frames()
+    {
+        // Larger than the CLI's read-ahead and write-behind chunks together, with a ragged end.
+        var plaintext = RandomNumberGenerator.GetBytes(6 * 1024 * 1024 + 17);
+        var encrypted = await PiiAsync(plaintext, ["stream", "encrypt", .. AesOptions]);
+        Assert.Equal(0, encrypted.ExitCode);
+        var decrypted = await PiiAsync(encrypted.Stdout, ["stream", "decrypt", .. AesOptions]);
+        Assert.Equal(0, decrypted.ExitCode);
+        Assert.Equal(plaintext, decrypted.Stdout);
+
+        var tampered = (byte[])encrypted.Stdout.Clone();
+        tampered[^200_000] ^= 0x80;
+        var rejected = await PiiAsync(tampered, ["stream", "decrypt", .. AesOptions]);
+        Assert.Equal(1, rejected.ExitCode);
+        Assert.True(rejected.Stdout.Length < plaintext.Length - 65_536, "the tampered frame's plaintext was released");
+        Assert.Equal(plaintext.AsSpan(0, rejected.Stdout.Length).ToArray(), rejected.Stdout);
+    }
+
     [Theory]
     [InlineData("encrypt")]
     [InlineData("encrypt", "--aes-key-hex", "zz", "--key-namespace", "ns", "--key-name", "k")]
