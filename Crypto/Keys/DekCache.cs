@@ -83,6 +83,18 @@ internal sealed class DekCache : IDisposable
         }
     }
 
+    /// <summary>Evicts the entry of <paramref name="dekId"/>, if cached (its bytes are zeroed once no lease holds it).</summary>
+    public void Remove(int dekId)
+    {
+        lock (_gate)
+        {
+            if (_entries.TryGetValue(dekId, out LinkedListNode<Entry>? node))
+            {
+                Evict(node);
+            }
+        }
+    }
+
     /// <summary>Evicts expired entries now (lookups also evict lazily).</summary>
     public void EvictExpired()
     {

@@ -163,6 +163,9 @@ public sealed class DekManager : IDisposable
         return changed;
     }
 
+    /// <summary>Drops a destroyed DEK from the cache, so that no copy of it outlives its destruction in this process.</summary>
+    public void Forget(int dekId) => _cache.Remove(dekId);
+
     /// <summary>Zeroes cached DEKs whose TTL has passed (lookups do this lazily too).</summary>
     public void EvictExpiredKeys() => _cache.EvictExpired();
 

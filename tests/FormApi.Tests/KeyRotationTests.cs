@@ -115,6 +115,14 @@ public sealed class KeyRotationTests(FormApiFixture fixture)
         Assert.Equal(retired.Count, await owner.ExecuteScalarAsync<long>(
             "SELECT COUNT(*) FROM pii_access_log WHERE action = 'destroy-dek' AND outcome = 'destroyed' AND fields IN @names",
             new { names = retired.Select(d => $"dek:{d}").ToList() }));
+        // The worker had the retired DEKs cached for the job: destruction drops them, so none can be leased again.
+        var deks = worker.Services.GetRequiredService<DekManager>();
+        foreach (var dek in retired)
+        {
+            var gone = await Record.ExceptionAsync(async () => (await deks.LeaseKeyAsync(dek)).Dispose());
+            Assert.NotNull(gone);
+            Assert.IsNotType<InvalidOperationException>(gone);
+        }
     }
 
     [Fact]

@@ -25,7 +25,7 @@ internal enum DestroyOutcome
 /// new DEK, retires every active one in the same transaction (the guard trigger then refuses new rows under them; the
 /// intake takes a fresh DEK) and queues a re-encryption job. Destroying a DEK erases its wrapped form once no row uses it.
 /// </summary>
-internal sealed class KeyOperations(TransitClient transit, IKeyEncryptionKey kek, DncDatabase database, TimeProvider time)
+internal sealed class KeyOperations(TransitClient transit, IKeyEncryptionKey kek, DncDatabase database, DekManager deks, TimeProvider time)
 {
     private const int RewrapBatch = 100;
 
@@ -142,6 +142,7 @@ internal sealed class KeyOperations(TransitClient transit, IKeyEncryptionKey kek
         await connection.ExecuteAsync(new CommandDefinition(
             "UPDATE encryption_keys SET wrapped_dek = '', destroyed_at = @now WHERE id = @dekId", new { now, dekId }, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
+        deks.Forget(dekId);
         return (DestroyOutcome.Destroyed, now, 0);
     }
 }
