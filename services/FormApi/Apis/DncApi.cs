@@ -77,33 +77,36 @@ internal static class DncApi
     public static async Task<Results<Created<SubmissionCreated>, ValidationProblem, ProblemHttpResult>> CreateAsync(
         HttpRequest request, DncIntake intake, IOptions<FormApiOptions> options, CancellationToken cancellationToken)
     {
-        var (submission, invalid, problem) = await ParseAsync(request, options.Value, cancellationToken);
+        var (id, invalid, problem) = await AcceptAsync(request, intake, options.Value, cancellationToken);
         if (invalid is not null)
         {
             return invalid;
         }
-        if (submission is null)
-        {
-            return problem!;
-        }
-        var (id, unavailable) = await StoreAsync(intake, submission, cancellationToken);
-        return unavailable is not null ? unavailable : TypedResults.Created($"/api/dnc/{id}", new SubmissionCreated(id));
+        return problem is not null ? problem : TypedResults.Created($"/api/dnc/{id}", new SubmissionCreated(id));
     }
 
     public static async Task<Results<Ok<SubmitStatus>, ValidationProblem, ProblemHttpResult>> SubmitAsync(
         HttpRequest request, DncIntake intake, IOptions<FormApiOptions> options, CancellationToken cancellationToken)
     {
-        var (submission, invalid, problem) = await ParseAsync(request, options.Value, cancellationToken);
+        var (_, invalid, problem) = await AcceptAsync(request, intake, options.Value, cancellationToken);
         if (invalid is not null)
         {
             return invalid;
         }
-        if (submission is null)
+        return problem is not null ? problem : TypedResults.Ok(new SubmitStatus("ok"));
+    }
+
+    /// <summary>Parses, validates and stores one submission: its id, or the validation problem, or another problem.</summary>
+    private static async Task<(Guid Id, ValidationProblem? Invalid, ProblemHttpResult? Problem)> AcceptAsync(
+        HttpRequest request, DncIntake intake, FormApiOptions options, CancellationToken cancellationToken)
+    {
+        var (submission, invalid, problem) = await ParseAsync(request, options, cancellationToken);
+        if (invalid is not null || submission is null)
         {
-            return problem!;
+            return (default, invalid, problem);
         }
-        var (_, unavailable) = await StoreAsync(intake, submission, cancellationToken);
-        return unavailable is not null ? unavailable : TypedResults.Ok(new SubmitStatus("ok"));
+        var (id, unavailable) = await StoreAsync(intake, submission, cancellationToken);
+        return (id, null, unavailable);
     }
 
     public static async Task<Results<Ok<DncRecordResponse>, NotFound, ValidationProblem, ProblemHttpResult>> GetAsync(

@@ -16,7 +16,7 @@ namespace Pii.AppHost.Tests.EndToEnd;
 /// Issue 5 through the whole AppHost: the DNC form submitted in a real browser on the public intake, the row in MySQL
 /// as ciphertext only (and no plaintext byte anywhere in the MariaDB data directory), the ETL's suppression answer for
 /// a dialer, KEK then DEK rotation through the back office's admin API while submissions continue, every record still
-/// revealed correctly, and a submission's trace with formapi and vault spans in the dashboard; then a clean stop.
+/// revealed correctly, and a submission's trace with formapi, vault and MySQL spans in the dashboard; then a clean stop.
 /// </summary>
 public sealed class DncEndToEndTests(ITestOutputHelper log)
 {
@@ -142,6 +142,9 @@ public sealed class DncEndToEndTests(ITestOutputHelper log)
                 root: name => name.Contains("POST", StringComparison.Ordinal) && name.Contains("dnc", StringComparison.Ordinal));
             Assert.Contains(spans, s => (string?)s["service"] == "formapi");
             Assert.Contains(spans, s => (string?)s["service"] == "vault");
+            // ... and its MySQL statement (FormApi's own client span around it: MySql.Data emits none).
+            Assert.Contains(spans, s => (string?)s["service"] == "formapi" && (string?)s["attributes"]?["db.system"] == "mysql"
+                && ((string?)s["name"])?.StartsWith("INSERT", StringComparison.Ordinal) == true);
 
             await apphost.StopAndCheckNothingLeftAsync();
         }
