@@ -7,6 +7,7 @@ using System.Text.Json.Nodes;
 using MySql.Data.MySqlClient;
 using Npgsql;
 using Pii.AppHost.Hosting;
+using Pii.Bench.Shared;
 using Pii.Crypto.Fields;
 using Pii.ServiceDefaults.Data;
 
@@ -43,7 +44,7 @@ using var http = new HttpClient();
 var keys = new List<FieldKey>();
 for (var i = 0; i < dekCount; i++)
 {
-    keys.Add(await CreateDekAsync());
+    keys.Add(await DncDekSeed.CreateAsync(http, vault.Address, model.Secrets.GetOrCreate("vault-root-token"), dnc.ConnectionString));
 }
 
 var seed = Stopwatch.StartNew();
@@ -72,30 +73,6 @@ Console.WriteLine(figures.Count == 0
     : string.Create(CultureInfo.InvariantCulture, $"median: {figures[figures.Count / 2]:F0} rows/s decrypted and loaded (target >= 5000); {Environment.ProcessorCount} cores shared"));
 foreach (var key in keys) key.Dispose();
 return figures.Count == runs ? 0 : 1;
-
-async Task<FieldKey> CreateDekAsync()
-{
-    using var request = new HttpRequestMessage(HttpMethod.Post, $"{vault.Address}/v1/transit/datakey/plaintext/dnc") { Content = JsonContent.Create(new JsonObject { ["bits"] = 256 }) };
-    request.Headers.Add("X-Vault-Token", model.Secrets.GetOrCreate("vault-root-token"));
-    using var response = await http.SendAsync(request);
-    response.EnsureSuccessStatusCode();
-    var data = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["data"]!;
-    var plaintext = Convert.FromBase64String(data["plaintext"]!.GetValue<string>());
-    await using var admin = new MySqlConnection(dnc.ConnectionString);
-    await admin.OpenAsync();
-    var insert = new MySqlCommand("INSERT INTO encryption_keys (purpose, kek_name, kek_version, wrapped_dek, created_at) VALUES ('dnc', 'dnc', @v, @w, UTC_TIMESTAMP(6))", admin);
-    insert.Parameters.AddWithValue("@v", data["key_version"]!.GetValue<int>());
-    insert.Parameters.AddWithValue("@w", data["ciphertext"]!.GetValue<string>());
-    await insert.ExecuteNonQueryAsync();
-    try
-    {
-        return FieldKey.FromDek((int)insert.LastInsertedId, plaintext);
-    }
-    finally
-    {
-        CryptographicOperations.ZeroMemory(plaintext);
-    }
-}
 
 async Task SeedAsync()
 {

@@ -7,6 +7,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using MySql.Data.MySqlClient;
 using Pii.AppHost;
+using Pii.Bench.Shared;
 using Pii.AppHost.Hosting;
 using Pii.Crypto.Fields;
 using Pii.ServiceDefaults.Data;
@@ -47,7 +48,7 @@ using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
 var backofficeUrl = $"http://127.0.0.1:{backoffice.HttpEndpoint.Port}";
 var intakeUrl = $"http://127.0.0.1:{intake.HttpEndpoint.Port}";
 
-using var oldKey = await CreateDekAsync();
+using var oldKey = await DncDekSeed.CreateAsync(http, vault.Address, model.Secrets.GetOrCreate("vault-root-token"), dnc.ConnectionString);
 var seed = Stopwatch.StartNew();
 await Task.WhenAll(Enumerable.Range(0, 2).Select(part => SeedAsync(part, 2)));
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"seeded {rows} rows under DEK {oldKey.DekId} in {seed.Elapsed.TotalSeconds:F1} s"));
@@ -105,30 +106,6 @@ Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
 Console.WriteLine("CPU during the job: " + string.Join(", ", measured.Select((r, i) =>
     string.Create(CultureInfo.InvariantCulture, $"{r.Name} {cpuUsed[i]:F1} s ({cpuUsed[i] / seconds:P0} of one core, {cpuUsed[i] * 1e6 / Math.Max(1, moved):F0} µs/row)"))));
 return (string?)job["status"] == "completed" && (long)job["rows_remaining"]! == 0 && Interlocked.Read(ref failed) == 0 ? 0 : 1;
-
-async Task<FieldKey> CreateDekAsync()
-{
-    using var request = new HttpRequestMessage(HttpMethod.Post, $"{vault.Address}/v1/transit/datakey/plaintext/dnc") { Content = JsonContent.Create(new JsonObject { ["bits"] = 256 }) };
-    request.Headers.Add("X-Vault-Token", model.Secrets.GetOrCreate("vault-root-token"));
-    using var response = await http.SendAsync(request);
-    response.EnsureSuccessStatusCode();
-    var data = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["data"]!;
-    var plaintext = Convert.FromBase64String(data["plaintext"]!.GetValue<string>());
-    await using var admin = new MySqlConnection(dnc.ConnectionString);
-    await admin.OpenAsync();
-    var insert = new MySqlCommand("INSERT INTO encryption_keys (purpose, kek_name, kek_version, wrapped_dek, created_at) VALUES ('dnc', 'dnc', @v, @w, UTC_TIMESTAMP(6))", admin);
-    insert.Parameters.AddWithValue("@v", data["key_version"]!.GetValue<int>());
-    insert.Parameters.AddWithValue("@w", data["ciphertext"]!.GetValue<string>());
-    await insert.ExecuteNonQueryAsync();
-    try
-    {
-        return FieldKey.FromDek((int)insert.LastInsertedId, plaintext);
-    }
-    finally
-    {
-        CryptographicOperations.ZeroMemory(plaintext);
-    }
-}
 
 // User + system CPU seconds of a resource's process so far (Linux /proc; clock ticks are 100 Hz on Linux).
 static double CpuSeconds(Resource resource)
