@@ -1,6 +1,3 @@
-using System.Buffers;
-using System.Security.Cryptography;
-
 namespace Pii.Crypto.Streams;
 
 /// <summary>
@@ -8,28 +5,18 @@ namespace Pii.Crypto.Streams;
 /// plaintext only after the frame's tag verified. Reaching the end (Read returns 0) means the whole message was
 /// authentic: final frame present and nothing after it; any defect throws a <see cref="CryptoException"/>.
 /// </summary>
-public sealed class DecryptingStream : Stream
+public sealed class DecryptingStream : FrameStream
 {
-    private readonly Stream inner;
-    private readonly bool leaveOpen;
-    private readonly FrameCipher cipher;
     private readonly FrameParser parser;
-    private byte[] frame;
-    private byte[] plaintext;
     private int plaintextOffset;
     private int plaintextLength;
-    private bool disposed;
 
     internal DecryptingStream(Stream inner, MessageHeader header, FrameCipher cipher, bool leaveOpen)
+        : base(inner, cipher, header.FrameLength, FrameCipher.FrameSize(isFinal: true, header.FrameLength), leaveOpen)
     {
-        this.inner = inner;
-        this.cipher = cipher;
-        this.leaveOpen = leaveOpen;
         EncryptionContext = header.EncryptionContext;
         FrameLength = header.FrameLength;
         parser = new FrameParser(inner, header.FrameLength);
-        frame = ArrayPool<byte>.Shared.Rent(parser.MaxFrameSize);
-        plaintext = ArrayPool<byte>.Shared.Rent(header.FrameLength);
     }
 
     /// <summary>The authenticated encryption context from the header.</summary>
@@ -37,28 +24,18 @@ public sealed class DecryptingStream : Stream
 
     public int FrameLength { get; }
 
-    public override bool CanRead => !disposed;
-
-    public override bool CanSeek => false;
+    public override bool CanRead => !IsDisposed;
 
     public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
-        ObjectDisposedException.ThrowIf(disposed, this);
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
         while (plaintextOffset == plaintextLength && !parser.Finished && !buffer.IsEmpty)
         {
-            DecryptFrame(parser.ReadFrame(frame));
+            DecryptFrame(parser.ReadFrame(FrameBuffer));
         }
         return CopyOut(buffer);
     }
@@ -68,10 +45,10 @@ public sealed class DecryptingStream : Stream
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        ObjectDisposedException.ThrowIf(disposed, this);
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
         while (plaintextOffset == plaintextLength && !parser.Finished && !buffer.IsEmpty)
         {
-            DecryptFrame(await parser.ReadFrameAsync(frame, cancellationToken).ConfigureAwait(false));
+            DecryptFrame(await parser.ReadFrameAsync(FrameBuffer, cancellationToken).ConfigureAwait(false));
         }
         return CopyOut(buffer.Span);
     }
@@ -80,45 +57,11 @@ public sealed class DecryptingStream : Stream
     {
     }
 
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
     public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing && !disposed)
-        {
-            disposed = true;
-            ReleaseBuffers();
-            cipher.Dispose();
-            if (!leaveOpen)
-            {
-                inner.Dispose();
-            }
-        }
-        base.Dispose(disposing);
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        if (!disposed)
-        {
-            disposed = true;
-            ReleaseBuffers();
-            cipher.Dispose();
-            if (!leaveOpen)
-            {
-                await inner.DisposeAsync().ConfigureAwait(false);
-            }
-        }
-        await base.DisposeAsync().ConfigureAwait(false);
-    }
 
     private void DecryptFrame(FrameInfo info)
     {
-        cipher.DecryptFrame(info.SequenceNumber, info.IsFinal, frame.AsSpan(0, info.Size), plaintext);
+        Cipher.DecryptFrame(info.SequenceNumber, info.IsFinal, FrameBuffer.AsSpan(0, info.Size), PlaintextBuffer);
         plaintextOffset = 0;
         plaintextLength = info.ContentLength;
     }
@@ -126,17 +69,8 @@ public sealed class DecryptingStream : Stream
     private int CopyOut(Span<byte> buffer)
     {
         var count = Math.Min(buffer.Length, plaintextLength - plaintextOffset);
-        plaintext.AsSpan(plaintextOffset, count).CopyTo(buffer);
+        PlaintextBuffer.AsSpan(plaintextOffset, count).CopyTo(buffer);
         plaintextOffset += count;
         return count;
-    }
-
-    private void ReleaseBuffers()
-    {
-        CryptographicOperations.ZeroMemory(plaintext);
-        ArrayPool<byte>.Shared.Return(plaintext);
-        ArrayPool<byte>.Shared.Return(frame);
-        plaintext = [];
-        frame = [];
     }
 }
