@@ -22,9 +22,9 @@ var backoffice = model.AddFormApi("formapi-backoffice", FormApiInstance.Backoffi
     .WithApiKeys(host.ApiKeys, "agent", "supervisor", "auditor", "admin")
     .WaitFor(dnc).WaitFor(vault);
 
-// The back office owns the schema migrations; the intake (INSERT-only) starts once they ran.
+// The back office owns the schema migrations; the intake (INSERT on its two tables only) starts once they ran.
 model.AddFormApi("formapi", FormApiInstance.Intake)
-    .WithReference(dnc.AddUser("dnc_intake", MySqlAccess.InsertOnly))
+    .WithReference(dnc.AddFormApiIntakeUser(backoffice, "dnc_intake"))
     .WithReference(vault.AddToken("formapi", "dnc-intake"))
     .WaitFor(dnc).WaitFor(vault).WaitFor(backoffice);
 

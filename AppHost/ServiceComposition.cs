@@ -25,6 +25,20 @@ public static class ServiceComposition
     public static ProjectResource AddFormApi(this AppModel model, string name, FormApiInstance instance) =>
         model.AddService(name, FormApiProject).WithEnvironment("FormApi__Instance", instance.ToString().ToLowerInvariant());
 
+    /// <summary>The tables the public intake may INSERT into, and nothing else: its rows and the DEKs it creates.</summary>
+    public static readonly IReadOnlyList<string> FormApiIntakeTables = ["dnc_preferences", "encryption_keys"];
+
+    /// <summary>
+    /// The intake's MariaDB user: no privilege until <paramref name="backoffice"/> (which migrates the schema) is ready,
+    /// then INSERT on exactly <see cref="FormApiIntakeTables"/> and <paramref name="extraTables"/>.
+    /// </summary>
+    public static ConnectionReference AddFormApiIntakeUser(this MariaDbDatabase dnc, Resource backoffice, string user, params string[] extraTables)
+    {
+        var reference = dnc.AddUser(user, MySqlAccess.InsertOnly);
+        backoffice.OnReady.Add(cancellationToken => dnc.GrantInsertAsync(user, [.. FormApiIntakeTables, .. extraTables], cancellationToken));
+        return reference;
+    }
+
     /// <summary>
     /// A 32-byte key that only this service holds (e.g. the tier-3 application key the key service must never see):
     /// generated once into the secrets folder (0600) and passed as a file path, so the key itself is in no environment.

@@ -10,7 +10,10 @@ public enum MySqlAccess
     /// <summary>Everything on the database: runs migrations, reads and writes (FormApi back office).</summary>
     Owner,
 
-    /// <summary>INSERT only: may store rows, never read them back (the public intake).</summary>
+    /// <summary>
+    /// Nothing on the database as a whole: INSERT on named tables only, granted by
+    /// <see cref="MariaDbDatabase.GrantInsertAsync"/> once they exist (the public intake: stores rows, never reads them).
+    /// </summary>
     InsertOnly,
 
     /// <summary>SELECT only (EtlWorker).</summary>
@@ -189,10 +192,15 @@ public sealed class MariaDbDatabase : Resource
                 var password = _model.Secrets.GetOrCreate($"{Server.Name}-{user}-password");
                 await ExecuteAsync(admin, $"CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY '{password}'", cancellationToken);
                 await ExecuteAsync(admin, $"ALTER USER '{user}'@'%' IDENTIFIED BY '{password}'", cancellationToken);
+                if (access == MySqlAccess.InsertOnly)
+                {
+                    // Table grants follow once the schema exists; anything wider from an earlier version goes now.
+                    await ExecuteAsync(admin, $"REVOKE ALL PRIVILEGES, GRANT OPTION FROM '{user}'@'%'", cancellationToken);
+                    continue;
+                }
                 var privileges = access switch
                 {
                     MySqlAccess.Owner => "ALL PRIVILEGES",
-                    MySqlAccess.InsertOnly => "INSERT",
                     MySqlAccess.ReadOnly => "SELECT",
                     MySqlAccess.Backup => "SELECT, SHOW VIEW, LOCK TABLES, TRIGGER, EVENT",
                     _ => throw new InvalidOperationException($"Unknown access {access}."),
@@ -203,6 +211,25 @@ public sealed class MariaDbDatabase : Resource
         finally
         {
             Server.ProvisioningGate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Grants <paramref name="user"/> (an <see cref="MySqlAccess.InsertOnly"/> user of this database) INSERT on exactly
+    /// <paramref name="tables"/>, which must exist: MariaDB grants on a table only once it is there, so callers run this
+    /// when the service that owns the schema is ready.
+    /// </summary>
+    public async Task GrantInsertAsync(string user, IReadOnlyList<string> tables, CancellationToken cancellationToken)
+    {
+        Tools.QuotedIdentifier(user);
+        if (Server.IsExternal) return;
+        MySqlCharsetShim.Apply();
+        await using var admin = new MySqlConnection(Server.AdminConnectionString);
+        await admin.OpenAsync(cancellationToken);
+        foreach (var table in tables)
+        {
+            Tools.QuotedIdentifier(table);
+            await ExecuteAsync(admin, $"GRANT INSERT ON `{Name}`.`{table}` TO '{user}'@'%'", cancellationToken);
         }
     }
 

@@ -7,6 +7,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using MySql.Data.MySqlClient;
+using Pii.AppHost;
 using Pii.AppHost.Hosting;
 using Pii.ServiceDefaults.Data;
 
@@ -71,6 +72,8 @@ public sealed class FormApiFixture : IAsyncLifetime
         {
             (await client.GetAsync("/health")).EnsureSuccessStatusCode();
         }
+        // As the AppHost does once the back office is ready: the intake may INSERT into its two tables only.
+        await dnc.GrantInsertAsync("dnc_intake", ServiceComposition.FormApiIntakeTables, CancellationToken.None);
         Intake = CreateIntake();
     }
 

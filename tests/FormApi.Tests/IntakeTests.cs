@@ -72,6 +72,13 @@ public sealed class IntakeTests(FormApiFixture fixture)
             Assert.Equal(1142, select.Number);
             var keys = await Assert.ThrowsAsync<MySqlException>(() => intakeDb.QueryAsync("SELECT wrapped_dek FROM encryption_keys"));
             Assert.Equal(1142, keys.Number);
+            // …nor write anywhere but its two tables (no fake migration, job or erasure records).
+            foreach (var insert in (string[])["INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'x', UTC_TIMESTAMP())",
+                "INSERT INTO dnc_erasures (id, erased_at) VALUES (0x00, UTC_TIMESTAMP())", "INSERT INTO pii_access_log (role) VALUES ('x')"])
+            {
+                var denied = await Assert.ThrowsAsync<MySqlException>(() => intakeDb.ExecuteAsync(insert));
+                Assert.Equal(1142, denied.Number);
+            }
         }
 
         // …and even handed the wrapped DEK, its key-service token may not unwrap it.

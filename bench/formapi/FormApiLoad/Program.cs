@@ -24,7 +24,7 @@ var backoffice = model.AddFormApi("formapi-backoffice", FormApiInstance.Backoffi
     .WithEnvironment("FormApi__BenchPlaintextPeer", "true")
     .WaitFor(dnc).WaitFor(vault);
 var intake = model.AddFormApi("formapi", FormApiInstance.Intake)
-    .WithReference(dnc.AddUser("dnc_intake", MySqlAccess.InsertOnly))
+    .WithReference(dnc.AddFormApiIntakeUser(backoffice, "dnc_intake", "bench_plaintext_dnc"))
     .WithReference(vault.AddToken("formapi", "dnc-intake"))
     .WithEnvironment("FormApi__BenchPlaintextPeer", "true")
     .WithEnvironment("FormApi__RateLimitBurst", "1000000")

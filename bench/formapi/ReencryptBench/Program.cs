@@ -34,7 +34,7 @@ var backoffice = model.AddFormApi("formapi-backoffice", FormApiInstance.Backoffi
     .WithEnvironment("Logging__LogLevel__Default", "Warning")
     .WaitFor(dnc).WaitFor(vault);
 var intake = model.AddFormApi("formapi", FormApiInstance.Intake)
-    .WithReference(dnc.AddUser("dnc_intake", MySqlAccess.InsertOnly))
+    .WithReference(dnc.AddFormApiIntakeUser(backoffice, "dnc_intake"))
     .WithReference(vault.AddToken("formapi", "dnc-intake"))
     .WithEnvironment("FormApi__RateLimitBurst", "1000000")
     .WithEnvironment("FormApi__RateLimitPerSecond", "1000000")

@@ -29,6 +29,8 @@ public sealed class MariaDbFixture : IAsyncLifetime
         await using var owner = new MySqlConnection(Owner.ConnectionString);
         await owner.OpenAsync();
         await new MySqlCommand("CREATE TABLE IF NOT EXISTS dnc_preferences (id INT PRIMARY KEY, phone VARBINARY(64)) CHARACTER SET utf8mb3", owner).ExecuteNonQueryAsync();
+        await new MySqlCommand("CREATE TABLE IF NOT EXISTS schema_migrations (version INT PRIMARY KEY)", owner).ExecuteNonQueryAsync();
+        await dnc.GrantInsertAsync("dnc_intake", ["dnc_preferences"], CancellationToken.None);
     }
 
     public async Task DisposeAsync()
@@ -63,6 +65,9 @@ public sealed class MariaDbTests(MariaDbFixture fixture) : IClassFixture<MariaDb
         Assert.Equal(AccessDenied, read.Number);
         var delete = await Assert.ThrowsAsync<MySqlException>(() => new MySqlCommand($"DELETE FROM dnc_preferences WHERE id = {id}", intake).ExecuteNonQueryAsync());
         Assert.Equal(AccessDenied, delete.Number);
+        // Only on the tables granted: not on another table of the same database.
+        var elsewhere = await Assert.ThrowsAsync<MySqlException>(() => new MySqlCommand("INSERT INTO schema_migrations (version) VALUES (99)", intake).ExecuteNonQueryAsync());
+        Assert.Equal(AccessDenied, elsewhere.Number);
     }
 
     [Fact]
