@@ -19,8 +19,8 @@ public sealed class KeyServiceTests(EtlFixture fixture) : IAsyncLifetime
     [InlineData("transit/datakey/plaintext/dnc", "bits")]
     [InlineData("transit/datakey/wrapped/dnc", "bits")]
     [InlineData("transit/encrypt/suppression-index", "plaintext")]
-    [InlineData("transit/hmac/dnc/sha2-256", "input")]
-    public async Task Etl_token_may_not_encrypt_make_keys_or_hmac_with_the_dnc_key(string path, string field)
+    [InlineData("transit/hmac/dnc/sha2-512", "input")]
+    public async Task Etl_token_may_not_encrypt_make_keys_or_hmac_with_the_dnc_key_beyond_the_intake_index(string path, string field)
     {
         var body = new JsonObject { [field] = field == "bits" ? 256 : "AAAA" };
         Assert.Equal(403, (await fixture.VaultAsync(path, body, fixture.EtlToken)).Status);

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using MySql.Data.MySqlClient;
 using Pii.Crypto.Fields;
+using Pii.Services.Shared;
 
 namespace Pii.EtlWorker.Tests;
 
@@ -25,7 +26,11 @@ public sealed record TestContact(Guid Id, string FirstName, string? MiddleName, 
 /// Writes dnc_preferences / dnc_erasures rows with the real field cipher, as the FormApi does (admin connection). The
 /// FormApi's own blind-index columns are filled with random bytes: the ETL never reads them.
 /// </summary>
-public sealed class SourceWriter(string adminConnectionString)
+/// <remarks>
+/// The intake's blind-index columns hold random bytes unless <paramref name="intakeIndexes"/> is given; then they hold
+/// the real indexes the intake would have stored (what the dialer check's quarantine look-up relies on).
+/// </remarks>
+internal sealed class SourceWriter(string adminConnectionString, DncBlindIndexes? intakeIndexes = null)
 {
     /// <summary>Encrypts one field for (dnc_preferences, column, id) under <paramref name="key"/>.</summary>
     public static byte[] Encrypt(FieldKey key, string column, Guid id, string value) =>
@@ -52,8 +57,8 @@ public sealed class SourceWriter(string adminConnectionString)
                 command.Parameters.AddWithValue(p + "l", Field("last_name", c.LastName));
                 command.Parameters.AddWithValue(p + "ph", Field("phone", c.Phone));
                 command.Parameters.AddWithValue(p + "em", Field("email", c.Email));
-                command.Parameters.AddWithValue(p + "pb", RandomNumberGenerator.GetBytes(16));
-                command.Parameters.AddWithValue(p + "eb", RandomNumberGenerator.GetBytes(16));
+                command.Parameters.AddWithValue(p + "pb", intakeIndexes?.Phone.Compute(c.Phone) ?? RandomNumberGenerator.GetBytes(16));
+                command.Parameters.AddWithValue(p + "eb", intakeIndexes?.Email.Compute(c.Email) ?? RandomNumberGenerator.GetBytes(16));
                 command.Parameters.AddWithValue(p + "pd", c.PhoneDnc);
                 command.Parameters.AddWithValue(p + "ed", c.EmailDnc);
                 command.Parameters.AddWithValue(p + "dek", key.DekId);

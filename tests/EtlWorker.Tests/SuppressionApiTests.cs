@@ -1,7 +1,9 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
 using Pii.EtlWorker.Apis;
+using Pii.Services.Shared;
 
 namespace Pii.EtlWorker.Tests;
 
@@ -45,6 +47,30 @@ public sealed class SuppressionApiTests(EtlFixture fixture) : IAsyncLifetime, ID
 
         var body = await (await SendAsync($"phone={Uri.EscapeDataString(_phoneDnc.Phone)}", WorkerFactory.DialerKey)).Content.ReadAsStringAsync();
         Assert.Equal("{\"contact\":false,\"reason\":\"phone_dnc\"}", body);
+    }
+
+    [Fact]
+    public async Task A_contact_whose_stored_preference_cannot_be_read_is_refused_not_allowed()
+    {
+        // Stored as the intake would (its own blind indexes), with a tampered phone cell: the ETL quarantines the row.
+        var intake = await _worker.Services.GetRequiredService<DncBlindIndexProvider>().GetAsync(default);
+        var unreadable = TestContact.Next(phoneDnc: true, emailDnc: true);
+        using var key = await fixture.CreateDekAsync();
+        await new SourceWriter(fixture.SourceAdminConnectionString, intake).InsertAsync(key, [unreadable], (c, column) =>
+        {
+            if (column != "phone") return null;
+            var ciphertext = SourceWriter.Encrypt(key, column, c.Id, c.Phone);
+            ciphertext[^1] ^= 0x01;
+            return ciphertext;
+        });
+        await _worker.Pass.RunAsync(null, default);
+        Assert.Equal("tampered", (await Target.QuarantineAsync(fixture))[unreadable.Id]);
+
+        // Nobody can tell whether this person asked not to be called: the list fails closed for their phone and email.
+        Assert.Equal(new SuppressionAnswer(false, "unreadable_preference"), await CheckAsync("phone", unreadable.Phone));
+        Assert.Equal(new SuppressionAnswer(false, "unreadable_preference"), await CheckAsync("email", unreadable.Email.ToUpperInvariant()));
+        Assert.Equal(new SuppressionAnswer(true, null), await CheckAsync("phone", "+4915112345678"));
+        Assert.Equal(new SuppressionAnswer(false, "phone_dnc"), await CheckAsync("phone", _phoneDnc.Phone));
     }
 
     [Theory]

@@ -123,6 +123,9 @@ public sealed class AuthAndPolicyTests(KmsServerFixture server) : IClassFixture<
     [InlineData("etl", "POST", "transit/datakey/plaintext/dnc", false)]
     [InlineData("etl", "POST", "transit/datakey/wrapped/dnc", false)]
     [InlineData("etl", "POST", "transit/keys/dnc/rotate", false)]
+    // The intake's blind-index key, only to recognise quarantined rows (issue 5); it already decrypts every row.
+    [InlineData("etl", "POST", "transit/hmac/dnc/sha2-256", true)]
+    [InlineData("etl", "POST", "transit/hmac/dnc", false)]
     [InlineData("dnc-backoffice", "POST", "transit/decrypt/dnc", true)]
     [InlineData("dnc-backoffice", "POST", "transit/keys/dnc/rotate", true)]
     [InlineData("dnc-backoffice", "POST", "transit/rewrap/dnc", true)]

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Mvc;
 using Pii.Crypto;
 using Pii.EtlWorker.Auth;
 using Pii.EtlWorker.Etl;
+using Pii.Services.Shared;
 
 namespace Pii.EtlWorker.Apis;
 
@@ -12,7 +13,9 @@ public sealed record SuppressionAnswer(bool Contact, string? Reason);
 /// <summary>
 /// <c>GET /api/suppression/check?phone=…</c> or <c>?email=…</c> for role <c>dialer</c>. The value is normalized, indexed
 /// by the key service (the same HMAC the list was built with) and looked up by index: no plaintext list exists.
-/// Nothing of the value is echoed or logged (request-line logging is off; spans drop query strings).
+/// Nothing of the value is echoed or logged (request-line logging is off; spans drop query strings). A contact whose
+/// stored preference the ETL quarantined (found by the intake's own blind index) is refused with
+/// <c>unreadable_preference</c>: the list fails closed.
 /// </summary>
 public static class SuppressionApi
 {
@@ -27,8 +30,9 @@ public static class SuppressionApi
         return api;
     }
 
-    public static async Task<Results<Ok<SuppressionAnswer>, ProblemHttpResult>> CheckAsync(
-        [FromQuery] string? phone, [FromQuery] string? email, SuppressionStore store, SuppressionIndexer indexer, CancellationToken cancellationToken)
+    internal static async Task<Results<Ok<SuppressionAnswer>, ProblemHttpResult>> CheckAsync(
+        [FromQuery] string? phone, [FromQuery] string? email, SuppressionStore store, SuppressionIndexer indexer, DncBlindIndexProvider intakeIndexes,
+        CancellationToken cancellationToken)
     {
         if ((phone is null) == (email is null))
         {
@@ -55,8 +59,15 @@ public static class SuppressionApi
 
         var index = await indexer.ComputeOneAsync(kind, normalized, version, cancellationToken).ConfigureAwait(false);
         var verdict = await store.CheckAsync(kind, index, cancellationToken).ConfigureAwait(false);
-        return TypedResults.Ok(verdict.DoNotContact
-            ? new SuppressionAnswer(false, kind == ContactKind.Phone ? "phone_dnc" : "email_dnc")
+        if (verdict.DoNotContact)
+        {
+            return TypedResults.Ok(new SuppressionAnswer(false, kind == ContactKind.Phone ? "phone_dnc" : "email_dnc"));
+        }
+        // Fail closed: a stored preference the ETL could not read (tampered, unknown DEK) may be a do-not-contact.
+        var intake = await intakeIndexes.GetAsync(cancellationToken).ConfigureAwait(false);
+        var asStored = new IntakeIndex(kind, kind == ContactKind.Phone ? intake.Phone.Compute(normalized) : intake.Email.Compute(normalized));
+        return TypedResults.Ok(await store.IsQuarantinedAsync(asStored, cancellationToken).ConfigureAwait(false)
+            ? new SuppressionAnswer(false, "unreadable_preference")
             : new SuppressionAnswer(true, null));
     }
 

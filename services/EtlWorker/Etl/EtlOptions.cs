@@ -24,6 +24,9 @@ public sealed class EtlOptions
     /// <summary>The transit key that wraps the DNC DEKs.</summary>
     public string KekName { get; set; } = "dnc";
 
+    /// <summary>Key version of the <c>dnc</c> HMAC key behind the intake's blind indexes (FormApi's BlindIndexKeyVersion).</summary>
+    public int IntakeIndexKeyVersion { get; set; } = 1;
+
     /// <summary>Unwrapped DEKs kept in memory (least recently used evicted and zeroed first).</summary>
     public int DekCacheCapacity { get; set; } = 256;
 

@@ -106,7 +106,7 @@ public sealed class EtlPass(SourceReader source, SuppressionStore target, RowDec
 
                 var indexes = await indexer.ComputeAsync(values, keyVersion, failure.Token).ConfigureAwait(false);
                 var entries = ok.Select((o, i) => new SuppressionEntry(o.Row.Id, indexes[2 * i], indexes[(2 * i) + 1], o.Row.PhoneDnc, o.Row.EmailDnc, o.Row.CreatedAt, o.Row.UpdatedAt, o.Row.RowVersion)).ToList();
-                var quarantined = outcomes.Where(o => o.Contact is null).Select(o => new QuarantineEntry(o.Row.Id, o.Row.UpdatedAt, o.Row.RowVersion, o.QuarantineReason!)).ToList();
+                var quarantined = outcomes.Where(o => o.Contact is null).Select(o => new QuarantineEntry(o.Row.Id, o.Row.UpdatedAt, o.Row.RowVersion, o.QuarantineReason!, o.Row.PhoneBlindIndex, o.Row.EmailBlindIndex)).ToList();
                 await output.WriteAsync(new PreparedBatch(outcomes, entries, quarantined, rows[^1].Position), failure.Token).ConfigureAwait(false);
             }
 

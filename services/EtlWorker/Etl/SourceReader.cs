@@ -18,7 +18,7 @@ public sealed class SourceReader(string connectionString)
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.CommandText =
-            "SELECT id, first_name, middle_name, last_name, phone, email, phone_dnc, email_dnc, dek_id, created_at, updated_at, row_version " +
+            "SELECT id, first_name, middle_name, last_name, phone, email, phone_dnc, email_dnc, dek_id, created_at, updated_at, row_version, phone_bidx, email_bidx " +
             "FROM dnc_preferences WHERE (updated_at > @at OR (updated_at = @at AND id > @id)) " +
             "AND updated_at <= UTC_TIMESTAMP(6) - INTERVAL @settle MICROSECOND ORDER BY updated_at, id LIMIT @limit";
         AddKeyset(command, after, settle, limit);
@@ -38,7 +38,9 @@ public sealed class SourceReader(string connectionString)
                 reader.GetInt32(8),
                 Utc(reader.GetDateTime(9)),
                 Utc(reader.GetDateTime(10)),
-                reader.GetInt32(11)));
+                reader.GetInt32(11),
+                (byte[])reader.GetValue(12),
+                (byte[])reader.GetValue(13)));
         }
 
         return rows;

@@ -25,7 +25,9 @@ public sealed record SourceRow(
     int DekId,
     DateTime CreatedAt,
     DateTime UpdatedAt,
-    int RowVersion)
+    int RowVersion,
+    byte[] PhoneBlindIndex,
+    byte[] EmailBlindIndex)
 {
     public const string Table = "dnc_preferences";
 

@@ -6,8 +6,11 @@ namespace Pii.EtlWorker.Etl;
 /// <summary>A suppression-list entry: blind indexes only, never a phone number or address.</summary>
 public sealed record SuppressionEntry(Guid SourceId, byte[] PhoneIndex, byte[] EmailIndex, bool PhoneDnc, bool EmailDnc, DateTime SourceCreatedAt, DateTime SourceUpdatedAt, int SourceRowVersion);
 
-/// <summary>A row the ETL could not load, and why (a reason code, never row content).</summary>
-public sealed record QuarantineEntry(Guid SourceId, DateTime SourceUpdatedAt, int SourceRowVersion, string Reason);
+/// <summary>
+/// A row the ETL could not load, and why (a reason code, never row content), with the row's own phone and email blind
+/// indexes as the intake stored them: the dialer check finds a quarantined row by them and refuses contact.
+/// </summary>
+public sealed record QuarantineEntry(Guid SourceId, DateTime SourceUpdatedAt, int SourceRowVersion, string Reason, byte[] PhoneBlindIndex, byte[] EmailBlindIndex);
 
 /// <summary>The two source feeds the ETL follows, each with its own watermark.</summary>
 public enum SourceFeed
@@ -18,6 +21,9 @@ public enum SourceFeed
 
 /// <summary>What the dialer is told for one index.</summary>
 public readonly record struct SuppressionVerdict(bool Listed, bool DoNotContact);
+
+/// <summary>The intake's blind index of the contact asked about (see <see cref="QuarantineEntry"/>).</summary>
+public readonly record struct IntakeIndex(ContactKind Kind, byte[] Value);
 
 /// <summary>
 /// The suppression list in PostgreSQL (database <c>analytics</c>, schema <c>suppression</c>, owned by the worker's
@@ -63,6 +69,12 @@ public sealed class SuppressionStore(string connectionString)
             key_name text NOT NULL,
             key_version integer NOT NULL,
             pinned_at timestamptz NOT NULL);
+        """,
+        // Quarantined rows keep the intake's blind indexes (16-byte HMACs, no plaintext) so the check can fail closed.
+        """
+        ALTER TABLE suppression.quarantine ADD COLUMN phone_bidx bytea, ADD COLUMN email_bidx bytea;
+        CREATE INDEX quarantine_phone_bidx ON suppression.quarantine (phone_bidx);
+        CREATE INDEX quarantine_email_bidx ON suppression.quarantine (email_bidx);
         """,
     ];
 
@@ -160,15 +172,19 @@ public sealed class SuppressionStore(string connectionString)
         batch.BatchCommands.Add(released);
 
         var quarantine = new NpgsqlBatchCommand("""
-            INSERT INTO suppression.quarantine
-            SELECT q.*, now() FROM unnest(@id, @updated, @version, @reason) AS q(source_id, source_updated_at, source_row_version, reason)
+            INSERT INTO suppression.quarantine (source_id, source_updated_at, source_row_version, reason, phone_bidx, email_bidx, quarantined_at)
+            SELECT q.*, now() FROM unnest(@id, @updated, @version, @reason, @phone_bidx, @email_bidx)
+                AS q(source_id, source_updated_at, source_row_version, reason, phone_bidx, email_bidx)
             ON CONFLICT (source_id) DO UPDATE SET source_updated_at = excluded.source_updated_at,
-                source_row_version = excluded.source_row_version, reason = excluded.reason, quarantined_at = excluded.quarantined_at
+                source_row_version = excluded.source_row_version, reason = excluded.reason, phone_bidx = excluded.phone_bidx,
+                email_bidx = excluded.email_bidx, quarantined_at = excluded.quarantined_at
             """);
         quarantine.Parameters.Add(Array("id", NpgsqlDbType.Uuid, quarantined.Select(q => q.SourceId)));
         quarantine.Parameters.Add(Array("updated", NpgsqlDbType.TimestampTz, quarantined.Select(q => q.SourceUpdatedAt)));
         quarantine.Parameters.Add(Array("version", NpgsqlDbType.Integer, quarantined.Select(q => q.SourceRowVersion)));
         quarantine.Parameters.Add(Array("reason", NpgsqlDbType.Text, quarantined.Select(q => q.Reason)));
+        quarantine.Parameters.Add(Array("phone_bidx", NpgsqlDbType.Bytea, quarantined.Select(q => q.PhoneBlindIndex)));
+        quarantine.Parameters.Add(Array("email_bidx", NpgsqlDbType.Bytea, quarantined.Select(q => q.EmailBlindIndex)));
         batch.BatchCommands.Add(quarantine);
 
         batch.BatchCommands.Add(AdvanceCommand(SourceFeed.Preferences, advanceTo));
@@ -204,6 +220,16 @@ public sealed class SuppressionStore(string connectionString)
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
         return new SuppressionVerdict(reader.GetBoolean(0), reader.GetBoolean(1));
+    }
+
+    /// <summary>Whether a row the ETL could not load was stored with this phone (or email): nobody can tell its preference.</summary>
+    public async Task<bool> IsQuarantinedAsync(IntakeIndex index, CancellationToken cancellationToken)
+    {
+        var column = index.Kind == ContactKind.Phone ? "phone_bidx" : "email_bidx";
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = new NpgsqlCommand($"SELECT EXISTS (SELECT 1 FROM suppression.quarantine WHERE {column} = @index)", connection);
+        command.Parameters.AddWithValue("index", index.Value);
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
     }
 
     private static string StreamName(SourceFeed stream) => stream == SourceFeed.Preferences ? "preferences" : "erasures";

@@ -40,6 +40,9 @@ internal static class Extensions
             new DekPolicy { CacheCapacity = options.DekCacheCapacity, CacheTimeToLive = options.DekCacheTimeToLive }));
         builder.Services.AddSingleton<RowDecryptor>();
         builder.Services.AddSingleton(s => new SuppressionIndexer(KeyServiceHttp(s), transit, options.IndexKeyName));
+        builder.Services.AddSingleton(s => new DncBlindIndexProvider(cancellationToken =>
+            DncBlindIndexes.FromKeyServiceAsync(s.GetRequiredService<IHttpClientFactory>().CreateClient(DependencyChecks.KeyServiceClient),
+                transit.Token ?? "", options.IntakeIndexKeyVersion, cancellationToken)));
         builder.Services.AddSingleton<EtlMetrics>();
         builder.Services.AddSingleton<EtlPass>();
         builder.Services.AddSingleton<ApiKeyRoles>();

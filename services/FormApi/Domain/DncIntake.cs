@@ -3,6 +3,7 @@ using System.Diagnostics.Metrics;
 using Pii.Crypto.Fields;
 using Pii.FormApi.Data;
 using Pii.FormApi.Keys;
+using Pii.Services.Shared;
 
 namespace Pii.FormApi.Domain;
 
@@ -10,7 +11,7 @@ namespace Pii.FormApi.Domain;
 /// Stores a submission: a fresh UUIDv7, each PII field encrypted (randomized mode) under the intake's DEK with the AAD
 /// bound to <c>dnc_preferences.&lt;column&gt;:&lt;id&gt;</c>, blind indexes for phone and email, one INSERT.
 /// </summary>
-internal sealed class DncIntake(IntakeDek dek, BlindIndexProvider indexes, DncDatabase database, TimeProvider time, FormApiMetrics metrics)
+internal sealed class DncIntake(IntakeDek dek, DncBlindIndexProvider indexes, DncDatabase database, TimeProvider time, FormApiMetrics metrics)
 {
     public const string Table = "dnc_preferences";
     private const int Attempts = 3;

@@ -5,6 +5,7 @@ using Pii.Crypto.Fields;
 using Pii.Crypto.Keys;
 using Pii.FormApi.Data;
 using Pii.FormApi.Keys;
+using Pii.Services.Shared;
 
 namespace Pii.FormApi.Domain;
 
@@ -43,7 +44,7 @@ internal enum PatchOutcome
 /// Back-office reads and writes of <c>dnc_preferences</c>: decrypts with DEKs unwrapped through the key service into
 /// the <see cref="DekManager"/>'s bounded cache; lookups go through the blind-index keys (an index seek, no scan).
 /// </summary>
-internal sealed class DncRecords(DncDatabase database, DekManager deks, BlindIndexProvider indexes, TimeProvider time)
+internal sealed class DncRecords(DncDatabase database, DekManager deks, DncBlindIndexProvider indexes, TimeProvider time)
 {
     private const string Columns = "id, first_name, middle_name, last_name, phone, email, phone_dnc, email_dnc, dek_id, created_at, updated_at, row_version";
 

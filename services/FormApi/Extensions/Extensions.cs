@@ -44,7 +44,9 @@ internal static class Extensions
             sp.GetRequiredService<IHttpClientFactory>().CreateClient(DependencyChecks.KeyServiceClient),
             new TransitClientOptions { Address = WithSlash(DependencyChecks.KeyServiceAddress(configuration)), Token = token }));
         services.AddSingleton<IKeyEncryptionKey>(sp => new TransitKek(sp.GetRequiredService<TransitClient>(), KeyServiceIdentity.DncKek));
-        services.AddSingleton<BlindIndexProvider>();
+        services.AddSingleton(sp => new DncBlindIndexProvider(cancellationToken => DncBlindIndexes.FromKeyServiceAsync(
+            sp.GetRequiredService<IHttpClientFactory>().CreateClient(DependencyChecks.KeyServiceClient), token,
+            sp.GetRequiredService<IOptions<FormApiOptions>>().Value.BlindIndexKeyVersion, cancellationToken)));
         services.AddSingleton<FormApiMetrics>();
         services.AddHealthChecks()
             .AddDatabaseCheck("mysql", () => new MySqlConnection(connectionString))
