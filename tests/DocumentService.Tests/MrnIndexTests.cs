@@ -63,11 +63,10 @@ public sealed class MrnIndexTests(DocumentServiceFixture fixture)
         var database = Services.GetRequiredService<NpgsqlDataSource>();
         var records = Services.GetRequiredService<PatientRecords>();
         await using var connection = new NpgsqlConnection(fixture.Settings["ConnectionStrings:records"]);
-        // The database as the previous version left it: nullable index column, unique index on the MRN ciphertext.
-        await connection.ExecuteAsync("""
-            ALTER TABLE documents.patients ALTER COLUMN mrn_index DROP NOT NULL;
-            CREATE UNIQUE INDEX IF NOT EXISTS patients_mrn ON documents.patients (mrn);
-            """);
+        await fixture.CreatePatientAsync(fullName: "Written By The Current Version");
+        var written = (await connection.QueryAsync<(Guid Id, byte[] MrnIndex)>("SELECT id, mrn_index FROM documents.patients")).ToDictionary(r => r.Id, r => r.MrnIndex);
+        // The database as the previous version left it: no index column (its unique index goes with it), unique index on the MRN ciphertext.
+        await connection.ExecuteAsync("ALTER TABLE documents.patients DROP COLUMN mrn_index; CREATE UNIQUE INDEX patients_mrn ON documents.patients (mrn);");
 
         var mrn = "MRN-L" + Random.Shared.Next(100000, 999999);
         var legacy = await InsertLegacyPatientAsync(connection, mrn, "Annie Easley");
@@ -76,6 +75,11 @@ public sealed class MrnIndexTests(DocumentServiceFixture fixture)
         var twin = await InsertLegacyPatientAsync(connection, mrn, "Annie Easley Twin");
 
         Assert.Equal([twin], await Schema.EnsureAsync(database, records, ct));
+        await AssertBackfilledAsync(connection, written, twin);
+        // Again in batches of two: the cursor walks past the row it cannot index instead of fetching it again.
+        await connection.ExecuteAsync("UPDATE documents.patients SET mrn_index = NULL");
+        Assert.Equal([twin], await records.BackfillMrnIndexAsync(batchSize: 2, ct));
+        await AssertBackfilledAsync(connection, written, twin);
         var index = await Services.GetRequiredService<DocumentKeys>().GetIndexKeysAsync(ct);
         Assert.Equal(index.Mrn.Compute(mrn), await connection.ExecuteScalarAsync<byte[]>("SELECT mrn_index FROM documents.patients WHERE id = @legacy", new { legacy }));
         Assert.Null(await connection.ExecuteScalarAsync<byte[]?>("SELECT mrn_index FROM documents.patients WHERE id = @twin", new { twin }));
@@ -96,6 +100,15 @@ public sealed class MrnIndexTests(DocumentServiceFixture fixture)
         Assert.Equal(0, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM documents.patients WHERE mrn_index IS NULL"));
         var legacyView = await client.GetFromJsonAsync<JsonObject>($"/api/patients/{legacy}");
         Assert.Equal(mrn, legacyView!["mrn"]!.GetValue<string>());
+    }
+
+    /// <summary>Every row the current version wrote has the very index it wrote; every other row but the twin has one.</summary>
+    private static async Task AssertBackfilledAsync(NpgsqlConnection connection, Dictionary<Guid, byte[]> written, Guid twin)
+    {
+        var backfilled = (await connection.QueryAsync<(Guid Id, byte[]? MrnIndex)>("SELECT id, mrn_index FROM documents.patients WHERE id <> @twin", new { twin }))
+            .ToDictionary(r => r.Id, r => r.MrnIndex);
+        foreach (var (id, mrnIndex) in written) Assert.Equal(mrnIndex, backfilled[id]);
+        Assert.All(backfilled.Values, Assert.NotNull);
     }
 
     private static async Task<int> MrnDekIdAsync(NpgsqlConnection connection, Guid id) =>
