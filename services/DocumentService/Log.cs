@@ -24,7 +24,7 @@ internal static partial class Log
     [LoggerMessage(Level = LogLevel.Warning, Message = "Key service not reachable yet for the MRN index backfill ({Error}); retrying.")]
     public static partial void KeyServiceWait(ILogger logger, string error);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "{Count} patients have no MRN index (their MRN is stored again by another patient, or does not decrypt): {PatientIds}. "
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Count} patients have no MRN index (their MRN is stored again by another patient, or does not decrypt), first ids: {PatientIds}. "
         + "They are kept but not found by MRN search; the old ciphertext unique index stays until they are merged or corrected.")]
     public static partial void MrnIndexIncomplete(ILogger logger, int count, string patientIds);
 }

@@ -133,7 +133,7 @@ internal static class Extensions
                 try
                 {
                     var unindexed = await Schema.EnsureAsync(database, patients, cancellationToken);
-                    if (unindexed.Count > 0) Log.MrnIndexIncomplete(logger, unindexed.Count, string.Join(", ", unindexed));
+                    if (unindexed.Count > 0) Log.MrnIndexIncomplete(logger, unindexed.Count, string.Join(", ", unindexed.Take(20)));
                     return;
                 }
                 catch (NpgsqlException e) when (attempt < 30 && e is not PostgresException)
@@ -141,7 +141,7 @@ internal static class Extensions
                     Log.DatabaseWait(logger, e.GetType().Name);
                     await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
                 }
-                catch (Exception e) when (attempt < 30 && e is TransitException or HttpRequestException)
+                catch (Exception e) when (attempt < 30 && e is TransitServerException or HttpRequestException)
                 {
                     Log.KeyServiceWait(logger, e.GetType().Name);
                     await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
