@@ -20,4 +20,11 @@ internal static partial class Log
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "PostgreSQL not reachable yet ({Error}); retrying.")]
     public static partial void DatabaseWait(ILogger logger, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Key service not reachable yet for the MRN index backfill ({Error}); retrying.")]
+    public static partial void KeyServiceWait(ILogger logger, string error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Count} patients have no MRN index (their MRN is stored again by another patient, or does not decrypt), first ids: {PatientIds}. "
+        + "They are kept but not found by MRN search; the old ciphertext unique index stays until they are merged or corrected.")]
+    public static partial void MrnIndexIncomplete(ILogger logger, int count, string patientIds);
 }

@@ -63,6 +63,8 @@ public sealed class DocumentServiceFixture : IAsyncLifetime
         {
             foreach (var (key, value) in Settings) builder.UseSetting(key, value);
             builder.UseEnvironment("Development");
+            // A free port chosen by the OS: UseKestrel(0) alone leaves the default localhost:5000, which another test run may hold.
+            builder.UseSetting(WebHostDefaults.ServerUrlsKey, "http://127.0.0.1:0");
             builder.ConfigureLogging(logging => logging.AddProvider(new FileLoggerProvider(Path.Combine(Path.GetTempPath(), "documentservice-tests.log"))));
         });
         Factory.UseKestrel(0);

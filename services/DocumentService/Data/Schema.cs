@@ -1,5 +1,6 @@
 using Dapper;
 using Npgsql;
+using Pii.DocumentService.Patients;
 
 namespace Pii.DocumentService.Data;
 
@@ -8,6 +9,15 @@ namespace Pii.DocumentService.Data;
 /// idempotently at start (the schema itself exists already: the login may not create schemas). Every PII column is BYTEA holding a field ciphertext (Crypto/Fields format); blind indexes
 /// are truncated HMACs. Object keys in S3 carry only random ids.
 /// </summary>
+/// <remarks>
+/// MRN uniqueness moved from the deterministic ciphertext (unique index <c>patients_mrn</c>, which stops working once
+/// the patients DEK is replaced) to the blind index <c>mrn_index</c>. A database made before that is upgraded at start:
+/// the column is added (nullable), its unique index created, rows without an index are backfilled by decrypting their
+/// MRN (<see cref="PatientRecords.BackfillMrnIndexAsync"/>), and only when no row is left without one does the column
+/// become NOT NULL and <c>patients_mrn</c> go: with every row indexed, two rows with equal ciphertexts have equal MRNs
+/// and so equal indexes, so the old index forbids nothing the new one allows, and dropping an index removes no data.
+/// Rows that cannot be indexed (the same MRN already stored twice under two DEKs) are left as they are and reported.
+/// </remarks>
 internal static class Schema
 {
     private const string Ddl = """
@@ -29,6 +39,7 @@ internal static class Schema
         CREATE TABLE IF NOT EXISTS documents.patients (
             id                 uuid PRIMARY KEY,
             mrn                bytea NOT NULL,
+            mrn_index          bytea NOT NULL,
             full_name          bytea NOT NULL,
             full_name_index    bytea NOT NULL,
             date_of_birth      bytea,
@@ -38,7 +49,8 @@ internal static class Schema
             ssn_last4_index    bytea,
             diagnosis_codes    bytea,
             created_at         timestamptz NOT NULL);
-        CREATE UNIQUE INDEX IF NOT EXISTS patients_mrn ON documents.patients (mrn);
+        ALTER TABLE documents.patients ADD COLUMN IF NOT EXISTS mrn_index bytea;
+        CREATE UNIQUE INDEX IF NOT EXISTS patients_mrn_index ON documents.patients (mrn_index);
         CREATE INDEX IF NOT EXISTS patients_full_name_index ON documents.patients (full_name_index);
         CREATE INDEX IF NOT EXISTS patients_ssn_index ON documents.patients (ssn_index);
         CREATE INDEX IF NOT EXISTS patients_ssn_last4_index ON documents.patients (ssn_last4_index);
@@ -80,7 +92,16 @@ internal static class Schema
             outcome      text NOT NULL);
         """;
 
-    public static async Task EnsureAsync(NpgsqlDataSource database, CancellationToken cancellationToken)
+    /// <summary>Rows per backfill query: bounds memory and the time one statement holds row locks.</summary>
+    public const int MrnBackfillBatchSize = 500;
+
+    private const string MrnIndexComplete = """
+        ALTER TABLE documents.patients ALTER COLUMN mrn_index SET NOT NULL;
+        DROP INDEX IF EXISTS documents.patients_mrn;
+        """;
+
+    /// <summary>Creates or upgrades the tables; returns the ids of patients left without an MRN index (see remarks).</summary>
+    public static async Task<IReadOnlyList<Guid>> EnsureAsync(NpgsqlDataSource database, PatientRecords patients, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         // Two instances starting together must not race on CREATE … IF NOT EXISTS (it is not atomic in PostgreSQL).
@@ -88,6 +109,14 @@ internal static class Schema
         try
         {
             await connection.ExecuteAsync(new CommandDefinition(Ddl, cancellationToken: cancellationToken));
+            var unindexed = await patients.BackfillMrnIndexAsync(MrnBackfillBatchSize, cancellationToken);
+            if (unindexed.Count == 0 && await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+                "SELECT is_nullable = 'YES' FROM information_schema.columns WHERE table_schema = 'documents' AND table_name = 'patients' AND column_name = 'mrn_index'",
+                cancellationToken: cancellationToken)))
+            {
+                await connection.ExecuteAsync(new CommandDefinition(MrnIndexComplete, cancellationToken: cancellationToken));
+            }
+            return unindexed;
         }
         finally
         {

@@ -120,8 +120,11 @@ internal static class Extensions
     private static string RecoveryKeyName(IConfiguration configuration) =>
         configuration["DocumentService:RecoveryKeyName"] is { Length: > 0 } name ? name : "documents-recovery";
 
-    /// <summary>Creates the schema at start, waiting up to a minute for PostgreSQL.</summary>
-    private sealed class SchemaInitializer(NpgsqlDataSource database, ILogger<SchemaInitializer> logger) : IHostedService
+    /// <summary>
+    /// Creates or upgrades the schema at start, before requests are served, waiting up to a minute for PostgreSQL (and
+    /// for the key service when existing patients need their MRN index backfilled).
+    /// </summary>
+    private sealed class SchemaInitializer(NpgsqlDataSource database, PatientRecords patients, ILogger<SchemaInitializer> logger) : IHostedService
     {
         public async Task StartAsync(CancellationToken cancellationToken)
         {
@@ -129,12 +132,18 @@ internal static class Extensions
             {
                 try
                 {
-                    await Schema.EnsureAsync(database, cancellationToken);
+                    var unindexed = await Schema.EnsureAsync(database, patients, cancellationToken);
+                    if (unindexed.Count > 0) Log.MrnIndexIncomplete(logger, unindexed.Count, string.Join(", ", unindexed.Take(20)));
                     return;
                 }
                 catch (NpgsqlException e) when (attempt < 30 && e is not PostgresException)
                 {
                     Log.DatabaseWait(logger, e.GetType().Name);
+                    await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
+                }
+                catch (Exception e) when (attempt < 30 && e is TransitServerException or HttpRequestException)
+                {
+                    Log.KeyServiceWait(logger, e.GetType().Name);
                     await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
                 }
             }

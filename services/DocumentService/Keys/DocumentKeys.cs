@@ -113,6 +113,9 @@ internal sealed class DocumentKeys(NpgsqlDataSource database, IKeyEncryptionKey 
 
         public IndexKeys(ReadOnlySpan<byte> root)
         {
+            // The MRN is already trimmed and upper-cased; Name folding only lowercases it again, so equality is unchanged.
+            // Its own column label: the MRN index key is unrelated to every other column's.
+            Mrn = new BlindIndex(root, "patients", "mrn", BlindIndexKind.Name);
             FullName = new BlindIndex(root, "patients", "full_name", BlindIndexKind.Name);
             Ssn = new BlindIndex(root, "patients", "ssn", BlindIndexKind.Ssn);
             // Four digits have 10 000 values: this index narrows a search, it does not hide the last four from a key holder.
@@ -122,6 +125,7 @@ internal sealed class DocumentKeys(NpgsqlDataSource database, IKeyEncryptionKey 
             HKDF.DeriveKey(HashAlgorithmName.SHA256, root, _contentHmacKey, salt: default, ContentHmacInfo);
         }
 
+        public BlindIndex Mrn { get; }
         public BlindIndex FullName { get; }
         public BlindIndex Ssn { get; }
         public BlindIndex SsnLastFour { get; }
@@ -132,6 +136,7 @@ internal sealed class DocumentKeys(NpgsqlDataSource database, IKeyEncryptionKey 
 
         public void Dispose()
         {
+            Mrn.Dispose();
             FullName.Dispose();
             Ssn.Dispose();
             SsnLastFour.Dispose();

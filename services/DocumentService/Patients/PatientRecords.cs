@@ -24,10 +24,15 @@ internal sealed record PatientSearch(string? Mrn, string? Name, string? Ssn, str
 
 /// <summary>
 /// Patients in <c>documents.patients</c>. Tiers (declared in <see cref="Schema"/>): MRN tier 2 deterministic with an
-/// empty record id so equal MRNs give equal ciphertexts (exact search, unique index); full name, date of birth,
-/// address and diagnosis codes tier 2 randomized; SSN tier 3 (application key inside, DEK outside). Blind indexes:
-/// full name, SSN, SSN last four, each diagnosis code.
+/// empty record id; full name, date of birth, address and diagnosis codes tier 2 randomized; SSN tier 3 (application
+/// key inside, DEK outside). Blind indexes: MRN (exact search and the unique index), full name, SSN, SSN last four,
+/// each diagnosis code.
 /// </summary>
+/// <remarks>
+/// The MRN ciphertext is deterministic only under one DEK: once the patients DEK is replaced by policy the same MRN
+/// encrypts differently, so search and uniqueness use the blind index <c>mrn_index</c> (keyed by the index root key,
+/// which does not rotate with the DEKs), never the ciphertext.
+/// </remarks>
 internal sealed partial class PatientRecords(NpgsqlDataSource database, TieredFieldProtector protector, DocumentKeys keys, TimeProvider time)
 {
     public const string Purpose = "patients";
@@ -87,12 +92,14 @@ internal sealed partial class PatientRecords(NpgsqlDataSource database, TieredFi
         var id = Guid.CreateVersion7();
         var record = id.ToString();
         var index = await keys.GetIndexKeysAsync(cancellationToken);
+        var mrn = NormalizeMrn(patient.Mrn!);
         var ssn = patient.Ssn is null ? null : Normalizer.Ssn(patient.Ssn);
         var codes = (patient.DiagnosisCodes ?? []).Select(c => c.Trim().ToUpperInvariant()).Distinct(StringComparer.Ordinal).ToList();
         var row = new
         {
             id,
-            mrn = await ProtectAsync(FieldMode.Deterministic, "mrn", "", patient.Mrn!.Trim().ToUpperInvariant(), cancellationToken),
+            mrn = await ProtectAsync(FieldMode.Deterministic, "mrn", "", mrn, cancellationToken),
+            mrnIndex = index.Mrn.Compute(mrn),
             fullName = await ProtectAsync(FieldMode.Randomized, "full_name", record, patient.FullName!.Trim(), cancellationToken),
             fullNameIndex = index.FullName.Compute(patient.FullName!),
             dateOfBirth = await ProtectAsync(FieldMode.Randomized, "date_of_birth", record, patient.DateOfBirth, cancellationToken),
@@ -108,8 +115,8 @@ internal sealed partial class PatientRecords(NpgsqlDataSource database, TieredFi
         try
         {
             await connection.ExecuteAsync(new CommandDefinition(
-                "INSERT INTO documents.patients (id, mrn, full_name, full_name_index, date_of_birth, address, ssn, ssn_index, ssn_last4_index, diagnosis_codes, created_at) "
-                + "VALUES (@id, @mrn, @fullName, @fullNameIndex, @dateOfBirth, @address, @ssn, @ssnIndex, @ssnLast4Index, @diagnosisCodes, @createdAt)",
+                "INSERT INTO documents.patients (id, mrn, mrn_index, full_name, full_name_index, date_of_birth, address, ssn, ssn_index, ssn_last4_index, diagnosis_codes, created_at) "
+                + "VALUES (@id, @mrn, @mrnIndex, @fullName, @fullNameIndex, @dateOfBirth, @address, @ssn, @ssnIndex, @ssnLast4Index, @diagnosisCodes, @createdAt)",
                 row, transaction, cancellationToken: cancellationToken));
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
@@ -166,8 +173,8 @@ internal sealed partial class PatientRecords(NpgsqlDataSource database, TieredFi
         var parameters = new DynamicParameters();
         if (search.Mrn is not null)
         {
-            sql.Append(" AND mrn = @mrn");
-            parameters.Add("mrn", await ProtectAsync(FieldMode.Deterministic, "mrn", "", search.Mrn.Trim().ToUpperInvariant(), cancellationToken));
+            sql.Append(" AND mrn_index = @mrn");
+            parameters.Add("mrn", index.Mrn.Compute(NormalizeMrn(search.Mrn)));
         }
         if (search.Name is not null)
         {
@@ -210,6 +217,57 @@ internal sealed partial class PatientRecords(NpgsqlDataSource database, TieredFi
         return await connection.ExecuteAsync(new CommandDefinition("DELETE FROM documents.patients WHERE id = @id", new { id }, cancellationToken: cancellationToken)) == 1;
     }
 
+    /// <summary>
+    /// Start-up backfill for rows stored before <c>mrn_index</c> existed: decrypts each such row's MRN (any DEK, retired
+    /// ones included) and sets its index, <paramref name="batchSize"/> rows per query, walking the ids in order so a row
+    /// left without an index is not fetched again. A row is left without an index (never changed or deleted) when
+    /// another row already holds the same MRN (stored twice under two DEKs before this index existed) or its MRN does
+    /// not decrypt. Returns those rows' ids, for the operator.
+    /// </summary>
+    public async Task<IReadOnlyList<Guid>> BackfillMrnIndexAsync(int batchSize, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        var unindexed = new List<Guid>();
+        var after = Guid.Empty;
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        while (true)
+        {
+            var rows = (await connection.QueryAsync<MrnRow>(new CommandDefinition(
+                "SELECT id AS Id, mrn AS Mrn FROM documents.patients WHERE mrn_index IS NULL AND id > @after ORDER BY id LIMIT @batchSize",
+                new { after, batchSize }, cancellationToken: cancellationToken))).AsList();
+            if (rows.Count == 0) return unindexed;
+            // Only now: a database without such rows starts without asking the key service for the index root key.
+            var index = await keys.GetIndexKeysAsync(cancellationToken);
+            foreach (var row in rows)
+            {
+                after = row.Id;
+                byte[] mrnIndex;
+                try
+                {
+                    mrnIndex = index.Mrn.Compute(NormalizeMrn((await UnprotectAsync(row.Mrn, "mrn", "", cancellationToken))!));
+                }
+                catch (CryptoException)
+                {
+                    unindexed.Add(row.Id);
+                    continue;
+                }
+                try
+                {
+                    await connection.ExecuteAsync(new CommandDefinition(
+                        "UPDATE documents.patients SET mrn_index = @mrnIndex WHERE id = @Id AND mrn_index IS NULL",
+                        new { row.Id, mrnIndex }, cancellationToken: cancellationToken));
+                }
+                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
+                {
+                    unindexed.Add(row.Id);
+                }
+            }
+        }
+    }
+
+    /// <summary>The MRN as stored and indexed: trimmed, upper case (the pattern allows only ASCII letters, digits and '-').</summary>
+    private static string NormalizeMrn(string mrn) => mrn.Trim().ToUpperInvariant();
+
     private Task<byte[]?> ProtectAsync(FieldMode mode, string column, string record, string? value, CancellationToken cancellationToken) =>
         protector.ProtectAsync(Purpose, mode, value is null ? null : Encoding.UTF8.GetBytes(value), new FieldContext("patients", column, record), cancellationToken);
 
@@ -227,4 +285,6 @@ internal sealed partial class PatientRecords(NpgsqlDataSource database, TieredFi
     private sealed record PatientRow(Guid Id, byte[] Mrn, byte[] FullName, byte[]? DateOfBirth, byte[]? Address, byte[]? Ssn, byte[]? DiagnosisCodes, DateTime CreatedAt);
 
     private sealed record SummaryRow(Guid Id, byte[] Mrn, byte[] FullName);
+
+    private sealed record MrnRow(Guid Id, byte[] Mrn);
 }

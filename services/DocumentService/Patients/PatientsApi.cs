@@ -18,7 +18,7 @@ internal sealed class PatientServices(PatientRecords records, DocumentCatalog ca
     public AccessLog Log { get; } = log;
 }
 
-/// <summary>Create, read (tier 3 masked), search by blind index or deterministic MRN, reveal (records-admin, with reason), erase.</summary>
+/// <summary>Create, read (tier 3 masked), search by blind index (MRN included), reveal (records-admin, with reason), erase.</summary>
 internal static class PatientsApi
 {
     public const int MinReasonLength = 10;
@@ -72,7 +72,7 @@ internal static class PatientsApi
         }
         catch (MalformedInputException)
         {
-            return Invalid("query", "A search value is not well formed (SSN: 9 digits; name: not empty).");
+            return Invalid("query", "A search value is not well formed (SSN: 9 digits; name and MRN: not empty).");
         }
         await s.Log.WriteAsync(user, "patient.search", null, null, $"{found.Count} results", cancellationToken: cancellationToken);
         return TypedResults.Ok(found);
