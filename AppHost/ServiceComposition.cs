@@ -25,17 +25,21 @@ public static class ServiceComposition
     public static ProjectResource AddFormApi(this AppModel model, string name, FormApiInstance instance) =>
         model.AddService(name, FormApiProject).WithEnvironment("FormApi__Instance", instance.ToString().ToLowerInvariant());
 
-    /// <summary>The tables the public intake may INSERT into, and nothing else: its rows and the DEKs it creates.</summary>
-    public static readonly IReadOnlyList<string> FormApiIntakeTables = ["dnc_preferences", "encryption_keys"];
+    /// <summary>
+    /// What the public intake may do in its database, and nothing else: INSERT its rows and the DEKs it creates, and
+    /// read whether a DEK is still active (its guarded INSERT … SELECT; never a wrapped DEK, never a stored row).
+    /// </summary>
+    public static readonly IReadOnlyList<TableGrant> FormApiIntakeGrants =
+        [TableGrant.Insert("dnc_preferences"), TableGrant.Insert("encryption_keys"), TableGrant.SelectColumns("encryption_keys", "id", "retired_at", "destroyed_at")];
 
     /// <summary>
     /// The intake's MariaDB user: no privilege until <paramref name="backoffice"/> (which migrates the schema) is ready,
-    /// then INSERT on exactly <see cref="FormApiIntakeTables"/> and <paramref name="extraTables"/>.
+    /// then exactly <see cref="FormApiIntakeGrants"/> plus INSERT on <paramref name="extraTables"/>.
     /// </summary>
     public static ConnectionReference AddFormApiIntakeUser(this MariaDbDatabase dnc, Resource backoffice, string user, params string[] extraTables)
     {
         var reference = dnc.AddUser(user, MySqlAccess.InsertOnly);
-        backoffice.OnReady.Add(cancellationToken => dnc.GrantInsertAsync(user, [.. FormApiIntakeTables, .. extraTables], cancellationToken));
+        backoffice.OnReady.Add(cancellationToken => dnc.GrantAsync(user, [.. FormApiIntakeGrants, .. extraTables.Select(TableGrant.Insert)], cancellationToken));
         return reference;
     }
 

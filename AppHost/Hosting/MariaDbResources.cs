@@ -12,7 +12,7 @@ public enum MySqlAccess
 
     /// <summary>
     /// Nothing on the database as a whole: INSERT on named tables only, granted by
-    /// <see cref="MariaDbDatabase.GrantInsertAsync"/> once they exist (the public intake: stores rows, never reads them).
+    /// <see cref="MariaDbDatabase.GrantAsync"/> once they exist (the public intake: stores rows, never reads them).
     /// </summary>
     InsertOnly,
 
@@ -140,6 +140,29 @@ public sealed class MariaDbServer : Resource
     }
 }
 
+/// <summary>A privilege on one table (plain lower-case names only): INSERT, or SELECT of named columns.</summary>
+public sealed record TableGrant
+{
+    private TableGrant(string table, string privilege)
+    {
+        Tools.QuotedIdentifier(table);
+        Table = table;
+        Privilege = privilege;
+    }
+
+    public string Table { get; }
+
+    public string Privilege { get; }
+
+    public static TableGrant Insert(string table) => new(table, "INSERT");
+
+    public static TableGrant SelectColumns(string table, params string[] columns)
+    {
+        foreach (var column in columns) Tools.QuotedIdentifier(column);
+        return new(table, $"SELECT ({string.Join(", ", columns)})");
+    }
+}
+
 /// <summary>
 /// A database inside a <see cref="MariaDbServer"/> with one user per service (host '%', the server listens on
 /// 127.0.0.1 only) holding exactly its <see cref="MySqlAccess"/> on this database and nothing else.
@@ -215,21 +238,20 @@ public sealed class MariaDbDatabase : Resource
     }
 
     /// <summary>
-    /// Grants <paramref name="user"/> (an <see cref="MySqlAccess.InsertOnly"/> user of this database) INSERT on exactly
-    /// <paramref name="tables"/>, which must exist: MariaDB grants on a table only once it is there, so callers run this
-    /// when the service that owns the schema is ready.
+    /// Grants <paramref name="user"/> (an <see cref="MySqlAccess.InsertOnly"/> user of this database) exactly
+    /// <paramref name="grants"/>. The tables must exist: MariaDB grants on a table only once it is there, so callers run
+    /// this when the service that owns the schema is ready.
     /// </summary>
-    public async Task GrantInsertAsync(string user, IReadOnlyList<string> tables, CancellationToken cancellationToken)
+    public async Task GrantAsync(string user, IReadOnlyList<TableGrant> grants, CancellationToken cancellationToken)
     {
         Tools.QuotedIdentifier(user);
         if (Server.IsExternal) return;
         MySqlCharsetShim.Apply();
         await using var admin = new MySqlConnection(Server.AdminConnectionString);
         await admin.OpenAsync(cancellationToken);
-        foreach (var table in tables)
+        foreach (var grant in grants)
         {
-            Tools.QuotedIdentifier(table);
-            await ExecuteAsync(admin, $"GRANT INSERT ON `{Name}`.`{table}` TO '{user}'@'%'", cancellationToken);
+            await ExecuteAsync(admin, $"GRANT {grant.Privilege} ON `{Name}`.`{grant.Table}` TO '{user}'@'%'", cancellationToken);
         }
     }
 

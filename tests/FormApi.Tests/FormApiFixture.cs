@@ -72,8 +72,8 @@ public sealed class FormApiFixture : IAsyncLifetime
         {
             (await client.GetAsync("/health")).EnsureSuccessStatusCode();
         }
-        // As the AppHost does once the back office is ready: the intake may INSERT into its two tables only.
-        await dnc.GrantInsertAsync("dnc_intake", ServiceComposition.FormApiIntakeTables, CancellationToken.None);
+        // As the AppHost does once the back office is ready.
+        await dnc.GrantAsync("dnc_intake", ServiceComposition.FormApiIntakeGrants, CancellationToken.None);
         Intake = CreateIntake();
     }
 

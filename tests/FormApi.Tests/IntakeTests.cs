@@ -70,8 +70,9 @@ public sealed class IntakeTests(FormApiFixture fixture)
             await intakeDb.OpenAsync();
             var select = await Assert.ThrowsAsync<MySqlException>(() => intakeDb.QueryAsync("SELECT phone FROM dnc_preferences"));
             Assert.Equal(1142, select.Number);
+            // (It may read which DEKs are active, for its guarded INSERT; never a wrapped DEK.)
             var keys = await Assert.ThrowsAsync<MySqlException>(() => intakeDb.QueryAsync("SELECT wrapped_dek FROM encryption_keys"));
-            Assert.Equal(1142, keys.Number);
+            Assert.Equal(1143, keys.Number);
             // …nor write anywhere but its two tables (no fake migration, job or erasure records).
             foreach (var insert in (string[])["INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'x', UTC_TIMESTAMP())",
                 "INSERT INTO dnc_erasures (id, erased_at) VALUES (0x00, UTC_TIMESTAMP())", "INSERT INTO pii_access_log (role) VALUES ('x')"])

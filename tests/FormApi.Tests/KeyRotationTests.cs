@@ -12,6 +12,7 @@ using Pii.Crypto.Keys;
 using Pii.Testing;
 using KeyOperations = formapi::Pii.FormApi.Keys.KeyOperations;
 using ReencryptionJobs = formapi::Pii.FormApi.Keys.ReencryptionJobs;
+using DncIntake = formapi::Pii.FormApi.Domain.DncIntake;
 
 namespace Pii.FormApi.Tests;
 
@@ -78,7 +79,7 @@ public sealed class KeyRotationTests(FormApiFixture fixture)
         Assert.NotEmpty(retired);
         Assert.Equal($"/api/keys/jobs/{jobId}", response.Headers.Location?.OriginalString);
 
-        // The intake's cached DEK is now retired: the guard trigger refuses it and the intake takes a fresh one.
+        // The intake's cached DEK is now retired: its guarded INSERT stores nothing and the intake takes a fresh one.
         var afterRotation = await fixture.SubmitAsync(FormApiFixture.SeedBody(FormApiFixture.UniquePhone()));
         await using var owner = await fixture.OpenOwnerAsync();
         var newRowDek = await owner.ExecuteScalarAsync<int>("SELECT dek_id FROM dnc_preferences WHERE id = @id", new { id = afterRotation.ToByteArray(bigEndian: true) });
@@ -140,12 +141,19 @@ public sealed class KeyRotationTests(FormApiFixture fixture)
         long underSources = await owner.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM dnc_preferences WHERE dek_id IN @sources", new { sources });
         Assert.True(underSources >= 7);
 
-        // Nothing can be stored under a retired DEK any more (the guard trigger), so the job's scan is complete.
-        var insert = await Assert.ThrowsAsync<MySqlException>(() => owner.ExecuteAsync(
-            "INSERT INTO dnc_preferences (id, first_name, last_name, phone, email, phone_bidx, email_bidx, phone_dnc, email_dnc, dek_id, created_at, updated_at, row_version) " +
-            "VALUES (@id, 0x00, 0x00, 0x00, 0x00, @b, @b, 0, 0, @dek, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), 1)",
-            new { id = RandomNumberGenerator.GetBytes(16), b = new byte[16], dek = sources[^1] }));
-        Assert.Equal(1644, insert.Number);
+        // Nothing can be stored under a retired DEK any more (the intake's guarded INSERT stores nothing), so the job's
+        // scan is complete; under the new DEK the same statement stores its row.
+        await using (var intakeDb = new MySqlConnection(fixture.IntakeDb.ConnectionString))
+        {
+            await intakeDb.OpenAsync();
+            Task<int> GuardedInsertAsync(int dek) => intakeDb.ExecuteAsync(DncIntake.GuardedInsert, new
+            {
+                id = RandomNumberGenerator.GetBytes(16), first = new byte[] { 0 }, middle = (byte[]?)null, last = new byte[] { 0 }, phone = new byte[] { 0 },
+                email = new byte[] { 0 }, phone_bidx = new byte[16], email_bidx = new byte[16], phone_dnc = false, email_dnc = false, dek, now = DateTime.UtcNow,
+            });
+            Assert.Equal(0, await GuardedInsertAsync(sources[^1]));
+            Assert.Equal(1, await GuardedInsertAsync(rotation.NewDekId));
+        }
 
         Assert.False(await jobs.RunAsync(rotation.JobId, maxBatches: 1, CancellationToken.None));
         var partial = (await jobs.GetAsync(rotation.JobId, CancellationToken.None))!;

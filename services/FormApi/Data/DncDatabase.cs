@@ -18,7 +18,6 @@ internal sealed class DncDatabase(string connectionString)
     public static readonly ActivitySource Tracing = new("Pii.FormApi");
 
     public const int AccessDenied = 1142;
-    public const int SignalRaised = 1644;
 
     public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {

@@ -128,6 +128,11 @@ internal static class Migrations
         (3, "re-encryption job remaining rows", [
             "ALTER TABLE dek_reencryption_jobs ADD COLUMN IF NOT EXISTS rows_remaining BIGINT NULL",
         ]),
+        // The intake's INSERT … SELECT now does the insert guard's locking read itself (DncIntake.GuardedInsert), at a
+        // fraction of a trigger's cost; the update guard stays (the re-encryption job and PATCH change rows).
+        (4, "insert guard moves into the intake's statement", [
+            "DROP TRIGGER IF EXISTS dnc_preferences_dek_guard_insert",
+        ]),
     ];
 
     public static int LatestVersion => All[^1].Version;

@@ -9,7 +9,7 @@ namespace Pii.FormApi.Keys;
 /// The intake's current DEK. The intake cannot read <c>encryption_keys</c> nor unwrap a stored DEK, so it makes its own:
 /// <c>datakey/plaintext/dnc</c> gives the DEK and its wrapped form, the wrapped form is INSERTed (the id comes back
 /// in the OK packet), and the plaintext DEK lives only in this process as a <see cref="FieldKey"/>. It is replaced when
-/// the database refuses it (the guard trigger: an admin retired it), when <see cref="DekPolicy.MaxUses"/> encryptions
+/// the database refuses it (its guarded INSERT stores nothing: an admin retired it), when <see cref="DekPolicy.MaxUses"/> encryptions
 /// were made, or when it is older than <see cref="DekPolicy.MaxAge"/>.
 /// </summary>
 internal sealed class IntakeDek(IKeyEncryptionKey kek, DncDatabase database, TimeProvider time) : IDisposable

@@ -22,7 +22,7 @@ internal enum DestroyOutcome
 /// <summary>
 /// Admin key operations. KEK rotation adds a version in the key service and rewraps each stored DEK through
 /// <c>transit/rewrap</c> (the DEK plaintext never leaves the key service; no data row is touched). DEK rotation makes a
-/// new DEK, retires every active one in the same transaction (the guard trigger then refuses new rows under them; the
+/// new DEK, retires every active one in the same transaction (the intake's guarded INSERT then stores no new row under them; the
 /// intake takes a fresh DEK) and queues a re-encryption job. Destroying a DEK erases its wrapped form once no row uses it.
 /// </summary>
 internal sealed class KeyOperations(TransitClient transit, IKeyEncryptionKey kek, DncDatabase database, DekManager deks, TimeProvider time)
@@ -131,7 +131,7 @@ internal sealed class KeyOperations(TransitClient transit, IKeyEncryptionKey kek
         {
             return (DestroyOutcome.StillActive, null, 0);
         }
-        // The guard trigger refuses new rows under a retired DEK, so a zero count here stays zero.
+        // No new row can be stored under a retired DEK (the intake's guarded INSERT, the update trigger), so a zero count here stays zero.
         var inUse = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
             "SELECT COUNT(*) FROM dnc_preferences WHERE dek_id = @dekId", new { dekId }, transaction, cancellationToken: cancellationToken));
         if (inUse > 0)

@@ -34,8 +34,8 @@ internal sealed record ReencryptionJob(
 /// Moves rows off retired DEKs onto a job's target DEK. Keyset pagination per source DEK over <c>ix_dek (dek_id, id)</c>;
 /// each batch's row updates and the job's cursor commit in one transaction, so a crash resumes after the last committed
 /// batch. Each row update is conditional on the row_version read with it (a concurrent PATCH or erasure wins; that row is
-/// retried in the next pass). The job completes only when no row under a source DEK is left; the guard trigger ensures no
-/// new row can appear under a retired DEK. updated_at is left alone: the content did not change, so the ETL need not re-read.
+/// retried in the next pass). The job completes only when no row under a source DEK is left; the intake's guarded INSERT and the update guard
+/// trigger ensure no new row can appear under a retired DEK. updated_at is left alone: the content did not change, so the ETL need not re-read.
 /// Speed (issue 5: ≥ 20,000 rows/s): one reader pages through the source DEK's rows while up to
 /// <see cref="FormApiOptions.ReencryptionWriters"/> writers each re-encrypt a batch and write it with prepared multi-row
 /// INSERTs (binary protocol: no hex text to build, send or parse) into a temporary table and one joined UPDATE. Writers
@@ -177,7 +177,7 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
     /// Re-encrypts and writes one batch in one transaction: the new ciphertexts go into a temporary table (prepared
     /// multi-row INSERTs), then one UPDATE joined on the primary key changes each row only if it is still under the source
     /// DEK with the row_version read with it (a concurrent PATCH or erasure wins and that row is retried in the next pass;
-    /// an erased row is never brought back, as an upsert would). The guard trigger still checks the target DEK per row.
+    /// an erased row is never brought back, as an upsert would). The update guard trigger still checks the target DEK per row.
     /// The job's cursor moves in the same transaction, committed only after <paramref name="predecessor"/> (the batch
     /// before) committed; if it failed, this batch rolls back too.
     /// </summary>

@@ -30,7 +30,7 @@ public sealed class MariaDbFixture : IAsyncLifetime
         await owner.OpenAsync();
         await new MySqlCommand("CREATE TABLE IF NOT EXISTS dnc_preferences (id INT PRIMARY KEY, phone VARBINARY(64)) CHARACTER SET utf8mb3", owner).ExecuteNonQueryAsync();
         await new MySqlCommand("CREATE TABLE IF NOT EXISTS schema_migrations (version INT PRIMARY KEY)", owner).ExecuteNonQueryAsync();
-        await dnc.GrantInsertAsync("dnc_intake", ["dnc_preferences"], CancellationToken.None);
+        await dnc.GrantAsync("dnc_intake", [TableGrant.Insert("dnc_preferences")], CancellationToken.None);
     }
 
     public async Task DisposeAsync()
