@@ -108,6 +108,39 @@ public sealed class FaultTests(DocumentServiceFixture fixture)
         Assert.Equal(content[..(int)received.Length], received.ToArray());
     }
 
+    [Theory]
+    [InlineData(20)] // inside the header (a copy of it is kept with the metadata)
+    [InlineData(-1)] // the final frame's tag (likewise)
+    public async Task A_flipped_byte_in_the_stored_header_or_final_frame_fails_a_whole_download(int position)
+    {
+        var patient = await fixture.CreatePatientAsync();
+        var content = RandomNumberGenerator.GetBytes(3 * Frame + 17);
+        var id = await fixture.UploadOkAsync(patient, content);
+        await using var connection = new NpgsqlConnection(fixture.Settings["ConnectionStrings:records"]);
+        var key = await connection.QuerySingleAsync<string>("SELECT object_key FROM documents.documents WHERE id = @id", new { id });
+        using var s3 = fixture.S3();
+        byte[] stored;
+        using (var original = await s3.GetObjectAsync("documents", key))
+        using (var buffer = new MemoryStream())
+        {
+            await original.ResponseStream.CopyToAsync(buffer);
+            stored = buffer.ToArray();
+        }
+        stored[position >= 0 ? position : stored.Length + position] ^= 0x01;
+        await s3.PutObjectAsync(new PutObjectRequest { BucketName = "documents", Key = key, InputStream = new MemoryStream(stored), UseChunkEncoding = false });
+
+        using var client = fixture.Client();
+        using var whole = await client.GetAsync($"/api/documents/{id}");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, whole.StatusCode);
+        Assert.Equal("application/problem+json", whole.Content.Headers.ContentType!.MediaType);
+        // A range read takes those bytes from the authenticated copy, so it still returns the true content.
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/documents/{id}");
+        request.Headers.TryAddWithoutValidation("Range", "bytes=0-99");
+        using var partial = await client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.PartialContent, partial.StatusCode);
+        Assert.Equal(content[..100], await partial.Content.ReadAsByteArrayAsync());
+    }
+
     [Fact]
     public async Task Key_service_down_upload_is_503_and_a_cached_document_still_downloads()
     {

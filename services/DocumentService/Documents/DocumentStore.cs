@@ -171,11 +171,16 @@ internal sealed class DocumentStore(
     public async Task<DocumentInfo> DescribeAsync(DocumentRow row, CancellationToken cancellationToken) =>
         ToInfo(row, await UnprotectFileNameAsync(row, cancellationToken));
 
-    /// <summary>Opens a stored document for reading; checks that the object's authenticated context names this document.</summary>
-    public async Task<RangeDecryptor> OpenAsync(DocumentRow row, CancellationToken cancellationToken)
+    /// <summary>
+    /// Opens a stored document for reading; checks that the object's authenticated context names this document. Range
+    /// reads take the header and the final frame from the copies kept with the metadata (one S3 GET fewer each);
+    /// <paramref name="wholeFromStorage"/> (a whole download) fetches every byte from S3, so a corrupted header or final
+    /// frame in storage fails the download instead of going unnoticed.
+    /// </summary>
+    public async Task<RangeDecryptor> OpenAsync(DocumentRow row, bool wholeFromStorage, CancellationToken cancellationToken)
     {
-        var prefix = row.CiphertextPrefix;
-        var suffix = row.CiphertextSuffix;
+        var prefix = wholeFromStorage ? [] : row.CiphertextPrefix;
+        var suffix = wholeFromStorage ? [] : row.CiphertextSuffix;
         var suffixStart = row.CiphertextLength - suffix.Length;
         CiphertextRangeReader read = async (offset, destination, ct) =>
         {

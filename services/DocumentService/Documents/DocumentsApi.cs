@@ -183,7 +183,7 @@ internal static class DocumentsApi
             return RangeNotSatisfiable(http, info.Size);
         }
         await s.Log.WriteAsync(http.User, "document.read", row.PatientId, id, range is { } r ? $"bytes {r.Start}-{r.End}" : "whole", cancellationToken: cancellationToken);
-        using var decryptor = await s.Store.OpenAsync(row, cancellationToken);
+        using var decryptor = await s.Store.OpenAsync(row, wholeFromStorage: range is null, cancellationToken);
         WriteHeaders(http.Response, info, range);
         if (range is { } partial)
         {
