@@ -48,7 +48,8 @@ public sealed class ProcessTests(EtlFixture fixture) : IAsyncLifetime
     public async Task Kill_9_during_large_batches_then_restart_gives_exactly_the_expected_list()
     {
         using var key = await fixture.CreateDekAsync();
-        var contacts = Enumerable.Range(0, 20_000).Select(i => TestContact.Next(phoneDnc: i % 3 == 0, emailDnc: i % 5 == 0)).ToList();
+        // Enough rows that a run outlasts several kills even on a quiet machine (the worker loads ~20,000 rows/s there).
+        var contacts = Enumerable.Range(0, 60_000).Select(i => TestContact.Next(phoneDnc: i % 3 == 0, emailDnc: i % 5 == 0)).ToList();
         await _source.InsertAsync(key, contacts);
         var environment = new[] { ("Etl__BatchSize", "4000"), ("Etl__PollInterval", "00:00:00.200") };
 
