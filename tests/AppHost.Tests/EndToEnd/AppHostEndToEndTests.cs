@@ -32,7 +32,7 @@ public sealed class AppHostEndToEndTests(ITestOutputHelper log)
                 Assert.Equal("Running", (string?)r["state"]);
                 Assert.Equal("Healthy", (string?)r["health"]);
             });
-            Assert.Contains($"Dashboard login: http://localhost:{uiPort}/login?t=", Output(), StringComparison.Ordinal);
+            Assert.True(await apphost.OutputContainsAsync($"Dashboard login: http://localhost:{uiPort}/login?t=", TimeSpan.FromSeconds(10)), Output());
             Assert.Contains("resources healthy in", Output(), StringComparison.Ordinal);
 
             string Url(string name) => apphost.Url(name);

@@ -65,6 +65,21 @@ internal sealed class RunningAppHost : IDisposable
         lock (_output) return string.Join(Environment.NewLine, _output);
     }
 
+    /// <summary>
+    /// Waits until the AppHost's console output contains <paramref name="text"/>: it prints its summary just after the
+    /// status file says ready, and the output reaches this process through a pipe a moment later still.
+    /// </summary>
+    public async Task<bool> OutputContainsAsync(string text, TimeSpan limit)
+    {
+        var deadline = DateTime.UtcNow + limit;
+        while (!Output().Contains(text, StringComparison.Ordinal))
+        {
+            if (DateTime.UtcNow > deadline) return false;
+            await Task.Delay(100);
+        }
+        return true;
+    }
+
     /// <summary>Waits for the status file to say ready (failing fast when a resource fails) and keeps it in <see cref="Status"/>.</summary>
     public async Task<JsonObject> WaitForReadyAsync(TimeSpan limit)
     {
