@@ -24,14 +24,20 @@ internal sealed record S3BucketConnection(Uri Endpoint, string AccessKey, string
         return new S3BucketConnection(new Uri(Required("Endpoint")), Required("AccessKey"), Required("SecretKey"), Required("Bucket"));
     }
 
-    public AmazonS3Client CreateClient() => new(new BasicAWSCredentials(AccessKey, SecretKey), new AmazonS3Config
+    /// <summary>A client with those settings; <paramref name="configure"/> may add more (retries, timeouts).</summary>
+    public AmazonS3Client CreateClient(Action<AmazonS3Config>? configure = null)
     {
-        ServiceURL = Endpoint.ToString(),
-        ForcePathStyle = true,
-        AuthenticationRegion = "us-east-1",
-        RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
-        ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
-    });
+        var config = new AmazonS3Config
+        {
+            ServiceURL = Endpoint.ToString(),
+            ForcePathStyle = true,
+            AuthenticationRegion = "us-east-1",
+            RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
+            ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
+        };
+        configure?.Invoke(config);
+        return new(new BasicAWSCredentials(AccessKey, SecretKey), config);
+    }
 }
 
 internal static class S3HealthChecks

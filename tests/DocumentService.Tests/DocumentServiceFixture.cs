@@ -2,7 +2,6 @@ extern alias documentservice;
 
 using System.Net.Http.Json;
 using System.Security.Cryptography;
-using Amazon.Runtime;
 using Amazon.S3;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -82,15 +81,7 @@ public sealed class DocumentServiceFixture : IAsyncLifetime
 
     public AmazonS3Client S3()
     {
-        var bucket = documentservice::Pii.Services.Shared.S3BucketConnection.Parse(BucketConnectionString);
-        return new AmazonS3Client(new BasicAWSCredentials(bucket.AccessKey, bucket.SecretKey), new AmazonS3Config
-        {
-            ServiceURL = bucket.Endpoint.ToString(),
-            ForcePathStyle = true,
-            AuthenticationRegion = "us-east-1",
-            RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
-            ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
-        });
+        return documentservice::Pii.Services.Shared.S3BucketConnection.Parse(BucketConnectionString).CreateClient();
     }
 
     /// <summary>Creates a patient and returns its id.</summary>

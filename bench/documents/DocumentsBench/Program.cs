@@ -12,10 +12,10 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
-using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
 using Pii.AppHost.Hosting;
+using Pii.Services.Shared;
 
 var sizeMiB = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 500;
 var rangeReads = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 200;
@@ -74,7 +74,11 @@ try
     Console.WriteLine($"date: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; cores: {Environment.ProcessorCount} (shared with other work); file: {sizeMiB} MiB");
 
     // 1. Peer first, then DocumentService, then the peer again; the ratio uses the mean peer time.
-    using var s3 = CreateS3(peerBucket.ConnectionString);
+    using var s3 = S3BucketConnection.Parse(peerBucket.ConnectionString).CreateClient(config =>
+    {
+        config.MaxErrorRetry = 1;
+        config.Timeout = TimeSpan.FromSeconds(30);
+    });
     var peer1 = await TimeAsync(() => PeerUploadAsync(s3, file, "peer-1"));
     var baseline = CurrentRss(process.Id);
     using var sampler = new RssSampler(process.Id);
@@ -187,21 +191,6 @@ static async Task PeerUploadAsync(AmazonS3Client s3, string file, string key)
     }
     var etags = await Task.WhenAll(parts);
     await s3.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest { BucketName = "peer", Key = key, UploadId = started.UploadId, PartETags = [.. etags] });
-}
-
-static AmazonS3Client CreateS3(string connectionString)
-{
-    var parts = connectionString.Split(';').Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
-    return new AmazonS3Client(new BasicAWSCredentials(parts["AccessKey"], parts["SecretKey"]), new AmazonS3Config
-    {
-        ServiceURL = parts["Endpoint"],
-        ForcePathStyle = true,
-        AuthenticationRegion = "us-east-1",
-        RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
-        ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
-        MaxErrorRetry = 1,
-        Timeout = TimeSpan.FromSeconds(30),
-    });
 }
 
 static async Task<TimeSpan> TimeAsync(Func<Task> action)

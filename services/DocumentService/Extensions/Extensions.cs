@@ -1,4 +1,3 @@
-using Amazon.Runtime;
 using Amazon.S3;
 using Microsoft.AspNetCore.Authentication;
 using Npgsql;
@@ -40,21 +39,12 @@ internal static class Extensions
 
         services.AddSingleton(_ => new NpgsqlDataSourceBuilder(records).Build());
         services.AddHostedService<SchemaInitializer>();
-        services.AddSingleton<IAmazonS3>(_ =>
+        // One retry and a bounded timeout, so a dead S3 becomes a 503 within seconds.
+        services.AddSingleton<IAmazonS3>(_ => bucket.CreateClient(config =>
         {
-            // The PLATFORM.md settings for s3rver (as S3BucketConnection.CreateClient), with one retry and a bounded
-            // timeout so a dead S3 becomes a 503 within seconds.
-            return new AmazonS3Client(new BasicAWSCredentials(bucket.AccessKey, bucket.SecretKey), new AmazonS3Config
-            {
-                ServiceURL = bucket.Endpoint.ToString(),
-                ForcePathStyle = true,
-                AuthenticationRegion = "us-east-1",
-                RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
-                ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
-                MaxErrorRetry = 1,
-                Timeout = TimeSpan.FromSeconds(30),
-            });
-        });
+            config.MaxErrorRetry = 1;
+            config.Timeout = TimeSpan.FromSeconds(30);
+        }));
 
         services.AddKeyServiceClient(configuration);
         services.AddSingleton(sp => new TransitClient(new HttpClient(), new TransitClientOptions
