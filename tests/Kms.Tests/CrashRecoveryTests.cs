@@ -95,7 +95,9 @@ public sealed class CrashRecoveryTests : IDisposable
     }
 
     private static TransitClient NewClient(Uri address, string tokenFile) =>
-        new(new HttpClient(), new TransitClientOptions { Address = address, TokenFile = tokenFile, MaxRetries = 0, AttemptTimeout = TimeSpan.FromSeconds(5) });
+        // Generous per attempt: when every test assembly runs at once a set-up call once took more than 5 s (a kill -9
+        // ends requests at once with a reset connection, so no timeout is needed to notice it).
+        new(new HttpClient(), new TransitClientOptions { Address = address, TokenFile = tokenFile, MaxRetries = 0, AttemptTimeout = TimeSpan.FromSeconds(30) });
 
     private static async Task VerifyEverything(TransitClient client, IEnumerable<string> keys, IEnumerable<(string Key, string Ciphertext, byte[] Plaintext)> issued)
     {
