@@ -62,7 +62,7 @@ public sealed class ProcessTests(EtlFixture fixture) : IAsyncLifetime
             var progressed = await WaitForEntriesAsync(worker, more: seen, complete: sourceRows, TimeSpan.FromSeconds(90));
             if (progressed >= sourceRows) break;
             // Somewhere inside the next batch's read / decrypt / index / commit.
-            await Task.Delay(Random.Shared.Next(0, 400));
+            await Task.Delay(Random.Shared.Next(0, 200));
             worker.KillHard();
             kills++;
             seen = await CountAsync("SELECT count(*) FROM suppression.entries");

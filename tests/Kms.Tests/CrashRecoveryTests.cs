@@ -42,6 +42,8 @@ public sealed class CrashRecoveryTests : IDisposable
 
             using var stop = new CancellationTokenSource();
             var keys = createdKeys.ToArray();
+            var issuedBefore = issued.Count;
+            var rotations = 0;
             var load = Enumerable.Range(0, 8).Select(worker => Task.Run(async () =>
             {
                 var random = new Random(worker);
@@ -54,6 +56,7 @@ public sealed class CrashRecoveryTests : IDisposable
                         if (worker == 0)
                         {
                             await client.RotateKeyAsync(key);
+                            Interlocked.Increment(ref rotations);
                         }
                         else if (worker == 1)
                         {
@@ -74,7 +77,15 @@ public sealed class CrashRecoveryTests : IDisposable
                 }
             })).ToArray();
 
-            await Task.Delay(TimeSpan.FromMilliseconds(1500 + Random.Shared.Next(500)));
+            // The kill comes once the load is well under way (counted, because a busy runner may answer few
+            // calls in any fixed window), at a random moment after that.
+            var deadline = DateTime.UtcNow.AddMinutes(2);
+            while ((issued.Count - issuedBefore < 150 || Volatile.Read(ref rotations) < 5) && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(20);
+            }
+
+            await Task.Delay(Random.Shared.Next(300));
             kms.KillHard();
             await stop.CancelAsync();
             await Task.WhenAll(load);

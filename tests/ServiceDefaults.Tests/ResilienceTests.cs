@@ -133,7 +133,7 @@ public sealed class ResilienceTests
         var watch = Stopwatch.StartNew();
         await Assert.ThrowsAsync<TimeoutRejectedException>(() => client.GetAsync("/slow"));
 
-        Assert.InRange(watch.Elapsed, TimeSpan.FromSeconds(1.4), TimeSpan.FromSeconds(4));
+        Assert.InRange(watch.Elapsed, TimeSpan.FromSeconds(1.4), TimeSpan.FromSeconds(10));
         Assert.InRange(attempts, 2, 6);
     }
 }
