@@ -1,9 +1,10 @@
-using System.Diagnostics;
+using System.Text;
 using System.Text.Json;
+using Pii.Testing;
 
 namespace Pii.Cli.Tests;
 
-/// <summary>Runs the built CLI (pii.dll beside the tests) as a real process, with stdin, stdout, stderr and exit code.</summary>
+/// <summary>Text in and out of the real CLI process (<see cref="PiiCliProcess"/>), and the checked-in vectors.</summary>
 internal static class PiiProcess
 {
     public sealed record Result(int ExitCode, string Stdout, string Stderr)
@@ -13,26 +14,8 @@ internal static class PiiProcess
 
     public static async Task<Result> RunAsync(string stdin, params string[] args)
     {
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "pii.dll"));
-        foreach (string arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-        using Process process = Process.Start(start)!;
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        await process.StandardInput.WriteAsync(stdin);
-        process.StandardInput.Close();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-        await process.WaitForExitAsync(timeout.Token);
-        return new Result(process.ExitCode, await stdout, await stderr);
+        var result = await PiiCliProcess.RunAsync(Encoding.UTF8.GetBytes(stdin), args);
+        return new Result(result.ExitCode, Encoding.UTF8.GetString(result.Stdout), result.Stderr);
     }
 
     private static readonly Lazy<JsonDocument> Vectors = new(() =>

@@ -1,8 +1,8 @@
-using System.Diagnostics;
 using System.Security.Cryptography;
 using Amazon.S3.Model;
 using Dapper;
 using Npgsql;
+using Pii.Testing;
 
 namespace Pii.DocumentService.Tests;
 
@@ -47,28 +47,10 @@ public sealed class RecoveryCliTests(DocumentServiceFixture fixture)
         Assert.Equal(content, output);
     }
 
-    private async Task<(int ExitCode, byte[] Stdout, string Stderr)> PiiAsync(byte[] stdin, params string[] args)
-    {
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+    private Task<PiiCliProcess.Result> PiiAsync(byte[] stdin, params string[] args) =>
+        PiiCliProcess.RunAsync(stdin, args, new Dictionary<string, string>
         {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "pii.dll"));
-        foreach (var arg in args) start.ArgumentList.Add(arg);
-        start.Environment["VAULT_ADDR"] = fixture.Settings["VAULT_ADDR"];
-        start.Environment["VAULT_TOKEN"] = fixture.Settings["VAULT_TOKEN"];
-        using var process = Process.Start(start)!;
-        var stdout = new MemoryStream();
-        var copy = process.StandardOutput.BaseStream.CopyToAsync(stdout);
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.StandardInput.BaseStream.WriteAsync(stdin);
-        process.StandardInput.Close();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-        await process.WaitForExitAsync(timeout.Token);
-        await copy;
-        return (process.ExitCode, stdout.ToArray(), await stderr);
-    }
+            ["VAULT_ADDR"] = fixture.Settings["VAULT_ADDR"]!,
+            ["VAULT_TOKEN"] = fixture.Settings["VAULT_TOKEN"]!,
+        });
 }

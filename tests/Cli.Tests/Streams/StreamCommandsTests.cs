@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Security.Cryptography;
+using Pii.Testing;
 
 namespace Pii.Cli.Tests.Streams;
 
@@ -131,36 +131,5 @@ public sealed class StreamCommandsTests : IDisposable
         return position + 1 + 4 + 32 + 16;
     }
 
-    private static async Task<(int ExitCode, byte[] Stdout, string Stderr)> PiiAsync(byte[] stdin, IReadOnlyList<string> arguments)
-    {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "pii.dll"));
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-        using var process = Process.Start(start)!;
-        using var stdout = new MemoryStream();
-        var copyOut = process.StandardOutput.BaseStream.CopyToAsync(stdout);
-        var readErr = process.StandardError.ReadToEndAsync();
-        try
-        {
-            await process.StandardInput.BaseStream.WriteAsync(stdin);
-            process.StandardInput.Close();
-        }
-        catch (IOException)
-        {
-            // The process may exit (usage error) before reading its input.
-        }
-        await copyOut;
-        var stderr = await readErr;
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
-        return (process.ExitCode, stdout.ToArray(), stderr);
-    }
+    private static Task<PiiCliProcess.Result> PiiAsync(byte[] stdin, IReadOnlyList<string> arguments) => PiiCliProcess.RunAsync(stdin, arguments);
 }
