@@ -36,8 +36,8 @@ public sealed class DncEndToEndTests(ITestOutputHelper log)
 
             // 1. A person submits the form in a browser (markers unique to this run, so a byte scan cannot hit by chance).
             var marker = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
-            var first = "Zoe" + Letters(marker);
-            var last = "Quill" + Letters(marker[..6]);
+            var first = "Zoe" + RunningAppHost.Letters(marker);
+            var last = "Quill" + RunningAppHost.Letters(marker[..6]);
             var phone = "+1555" + RandomNumberGenerator.GetInt32(1_000_000, 10_000_000);
             var email = $"dnc-{marker}@example.com";
             SubmitFormInBrowser(intake, first, last, phone, email);
@@ -89,7 +89,7 @@ public sealed class DncEndToEndTests(ITestOutputHelper log)
             {
                 for (var i = 0; !stopLoad.IsCancellationRequested; i++)
                 {
-                    var record = new Submitted(Guid.Empty, "Load" + Letters(marker), "Runner" + Letters(i.ToString("x", System.Globalization.CultureInfo.InvariantCulture)),
+                    var record = new Submitted(Guid.Empty, "Load" + RunningAppHost.Letters(marker), "Runner" + RunningAppHost.Letters(i.ToString("x", System.Globalization.CultureInfo.InvariantCulture)),
                         "+1555" + RandomNumberGenerator.GetInt32(1_000_000, 10_000_000), $"load{i}-{marker}@example.com");
                     using var response = await http.PostAsJsonAsync(intake + "/api/dnc", new JsonObject
                     {
@@ -164,9 +164,6 @@ public sealed class DncEndToEndTests(ITestOutputHelper log)
             log.WriteLine(apphost.Output());
         }
     }
-
-    /// <summary>Hex digits mapped to letters: names must be letters here, and the marker keeps them unique per run.</summary>
-    private static string Letters(string hex) => new([.. hex.Select(c => (char)('a' + Convert.ToInt32(c.ToString(), 16)))]);
 
     private static HttpClient Client(string baseUrl, string apiKey)
     {

@@ -157,6 +157,78 @@ internal sealed class RunningAppHost : IDisposable
         throw new UnreachableException();
     }
 
+    /// <summary>
+    /// Everything the system recorded that an operator can read: every span (names, attributes, events) and log record the
+    /// dashboard holds, every resource's console output, the metrics, and the AppHost's own output, as one text.
+    /// </summary>
+    public async Task<string> RecordedTextAsync(HttpClient http)
+    {
+        var token = DashboardToken();
+        async Task<JsonNode> Get(string path)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, Dashboard + path);
+            request.Headers.Authorization = new("Bearer", token);
+            using var response = await http.SendAsync(request);
+            response.EnsureSuccessStatusCode();
+            return JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        }
+
+        var recorded = new System.Text.StringBuilder(Output());
+        foreach (var trace in (await Get("/api/traces?limit=10000")).AsArray())
+        {
+            AppendStrings(recorded, await Get($"/api/traces/{(string)trace!["traceId"]!}"));
+        }
+
+        AppendStrings(recorded, await Get("/api/logs?limit=10000"));
+        AppendStrings(recorded, await Get("/api/metrics"));
+        foreach (var resource in Resources)
+        {
+            AppendStrings(recorded, await Get($"/api/resources/{(string)resource["name"]!}/console"));
+        }
+
+        return recorded.ToString();
+    }
+
+    /// <summary>Every property name and value of the JSON, unescaped (the API's JSON escapes '+', '@' and non-ASCII).</summary>
+    private static void AppendStrings(System.Text.StringBuilder text, JsonNode? node)
+    {
+        switch (node)
+        {
+            case JsonObject o:
+                foreach (var (name, value) in o)
+                {
+                    text.AppendLine(name);
+                    AppendStrings(text, value);
+                }
+                break;
+            case JsonArray a:
+                foreach (var item in a) AppendStrings(text, item);
+                break;
+            case JsonValue v:
+                text.AppendLine(v.ToString());
+                break;
+        }
+    }
+
+    /// <summary>Hex digits mapped to letters: names must be letters, and a random marker keeps them unique per run.</summary>
+    public static string Letters(string hex) => new([.. hex.Select(c => (char)('a' + Convert.ToInt32(c.ToString(), 16)))]);
+
+    /// <summary>Polls the dashboard until a trace of <paramref name="service"/> has a span whose name contains <paramref name="spanName"/>.</summary>
+    public async Task WaitForTraceAsync(HttpClient http, string service, string spanName, TimeSpan limit)
+    {
+        var deadline = DateTime.UtcNow + limit;
+        while (DateTime.UtcNow < deadline)
+        {
+            using var list = new HttpRequestMessage(HttpMethod.Get, $"{Dashboard}/api/traces?service={service}&q={Uri.EscapeDataString(spanName)}&limit=1");
+            list.Headers.Authorization = new("Bearer", DashboardToken());
+            using var response = await http.SendAsync(list);
+            response.EnsureSuccessStatusCode();
+            if (JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsArray().Count > 0) return;
+            await Task.Delay(250);
+        }
+        Assert.Fail($"No trace of {service} with a span named like {spanName} reached the dashboard in {limit}.");
+    }
+
     public void Dispose()
     {
         if (!Process.HasExited) Process.Kill(entireProcessTree: true);
