@@ -24,7 +24,8 @@ cat > "$work/kms.json" <<JSON
   "root_token_file": "$work/secrets/root-token" }
 JSON
 
-env -u ASPNETCORE_URLS dotnet "$repo/services/Kms/bin/Release/net10.0/Pii.Kms.dll" -config="$work/kms.json" >"$work/kms.out" 2>&1 &
+# Development as under the AppHost (ASPIRE-CONVENTIONS.md): it also maps /alive, the peer measured first.
+env -u ASPNETCORE_URLS ASPNETCORE_ENVIRONMENT=Development dotnet "$repo/services/Kms/bin/Release/net10.0/Pii.Kms.dll" -config="$work/kms.json" >"$work/kms.out" 2>&1 &
 kms_pid=$!
 for _ in $(seq 1 100); do
   curl -sf "http://127.0.0.1:$port/v1/sys/health" >/dev/null 2>&1 && break

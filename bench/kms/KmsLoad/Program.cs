@@ -75,6 +75,10 @@ using (var response = await http.SendAsync(new HttpRequestMessage(HttpMethod.Pos
     // 1. Peer: the bare HTTP floor of this machine, this client and Kestrel.
     var peer = await Throughput(32, () => Get("alive"));
     Console.WriteLine($"peer GET /alive, 32 clients:           {peer.PerSecond,10:N0} req/s ({peer.Errors} errors)");
+    if (peer.Errors > 0)
+    {
+        throw new InvalidOperationException("GET /alive failed: the peer needs the Kms in Development (ASPNETCORE_ENVIRONMENT).");
+    }
 
     // 2. Single decrypt latency, one client, sequential (the DEK-unwrap path).
     for (var i = 0; i < 500; i++)
