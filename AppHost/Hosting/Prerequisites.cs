@@ -9,11 +9,17 @@ namespace Pii.AppHost.Hosting;
 /// </summary>
 public static class Prerequisites
 {
-    private static readonly string LockPath = Path.Combine(Path.GetTempPath(), "piiaspire-prerequisites.lock");
+    // One lock per user: a lock file left in /tmp by root would otherwise refuse every other user.
+    private static readonly string LockPath = Path.Combine(Path.GetTempPath(), $"piiaspire-prerequisites-{Environment.UserName}.lock");
     private static readonly SemaphoreSlim InProcess = new(1, 1);
 
     /// <summary>Ensures each Debian package is installed; throws with the exact command when not root.</summary>
-    public static async Task EnsureAptPackagesAsync(IReadOnlyList<string> packages, TextWriter? progress = null, CancellationToken cancellationToken = default)
+    public static Task EnsureAptPackagesAsync(IReadOnlyList<string> packages, TextWriter? progress = null, CancellationToken cancellationToken = default) =>
+        EnsureAptPackagesAsync(packages, IsRoot(), progress, cancellationToken);
+
+    /// <param name="asRoot">Whether apt-get may run. Tests pass false: this machine's sessions run as root, so the
+    /// non-root answer cannot otherwise be produced here.</param>
+    internal static async Task EnsureAptPackagesAsync(IReadOnlyList<string> packages, bool asRoot, TextWriter? progress, CancellationToken cancellationToken)
     {
         using var held = await AcquireAsync(cancellationToken);
         var missing = new List<string>();
@@ -25,7 +31,7 @@ public static class Prerequisites
         if (missing.Count == 0) return;
 
         var command = $"apt-get update && apt-get install -y --no-install-recommends {string.Join(' ', missing)}";
-        if (!IsRoot())
+        if (!asRoot)
         {
             throw new InvalidOperationException($"Missing Debian packages: {string.Join(", ", missing)}. Run as root: sudo sh -c '{command}'");
         }
