@@ -137,6 +137,8 @@ public sealed class KeyServiceResource : ProjectResource
                 ["display_name"] = service,
                 ["no_default_policy"] = true,
                 ["renewable"] = false,
+                // An orphan: revoking the provisioning (root) token must not revoke every service's token with it.
+                ["no_parent"] = true,
             };
             await SendAsync(HttpMethod.Post, "/v1/auth/token/create", body, cancellationToken);
         }

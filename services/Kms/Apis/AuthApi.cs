@@ -5,7 +5,11 @@ using Pii.Kms.Http;
 
 namespace Pii.Kms.Apis;
 
-/// <summary>The token auth subset: <c>auth/token/create</c> and <c>auth/token/lookup-self</c>.</summary>
+/// <summary>
+/// The token auth subset: <c>auth/token/create</c>, <c>lookup-self</c>, <c>revoke</c> and <c>revoke-self</c>.
+/// Revoking takes the token's children with it (Vault's revoke-tree) and is permanent: a token file holding a
+/// revoked token does not bring it back at the next start.
+/// </summary>
 public static class AuthApi
 {
     private static readonly string[] Write = ["POST", "PUT"];
@@ -15,6 +19,8 @@ public static class AuthApi
         var token = app.MapGroup("/v1/auth/token");
         token.MapMethods("/create", Write, Create);
         token.MapGet("/lookup-self", LookupSelf);
+        token.MapMethods("/revoke", Write, Revoke);
+        token.MapMethods("/revoke-self", Write, RevokeSelf);
         return app;
     }
 
@@ -45,9 +51,25 @@ public static class AuthApi
             throw VaultException.BadRequest("cannot create a token with this id");
         }
 
+        var orphan = f.GetBool("no_parent") == true;
+        if (orphan && !caller.IsRoot)
+        {
+            throw VaultException.BadRequest("root or sudo privileges required to create orphan token");
+        }
+
         var ttlSeconds = f.DurationSeconds("ttl");
         var token = id ?? TokenStore.NewToken();
-        var entry = runtime.Tokens.Register(token, policies, ttlSeconds is > 0 ? TimeSpan.FromSeconds(ttlSeconds.Value) : null, f.GetString("display_name") ?? "token");
+        TokenEntry entry;
+        try
+        {
+            entry = runtime.Tokens.Register(token, policies, ttlSeconds is > 0 ? TimeSpan.FromSeconds(ttlSeconds.Value) : null,
+                f.GetString("display_name") ?? "token", orphan ? null : caller);
+        }
+        catch (InvalidOperationException)
+        {
+            throw VaultException.BadRequest("cannot create a token with this id");
+        }
+
         var shown = ShownPolicies(entry);
         var auth = new JsonObject
         {
@@ -60,22 +82,38 @@ public static class AuthApi
             ["renewable"] = false,
             ["entity_id"] = "",
             ["token_type"] = "service",
-            ["orphan"] = false,
+            ["orphan"] = orphan,
             ["mfa_requirement"] = null,
             ["num_uses"] = 0,
         };
         return VaultResult.Data(request, null, auth: auth, mountType: "token");
     }
 
+    /// <summary>Vault answers 204 whether or not the token existed; only a missing <c>token</c> is an error.</summary>
+    public static VaultResult Revoke(HttpContext context, KmsRuntime runtime)
+    {
+        var request = context.Vault();
+        var token = new RequestFields(request, "token").GetString("token");
+        if (string.IsNullOrEmpty(token))
+        {
+            throw VaultException.BadRequest("missing token ID");
+        }
+
+        runtime.Tokens.Revoke(token);
+        return VaultResult.NoContent();
+    }
+
+    public static VaultResult RevokeSelf(HttpContext context, KmsRuntime runtime)
+    {
+        runtime.Tokens.Revoke(VaultPipeline.TokenOf(context.Request)!);
+        return VaultResult.NoContent();
+    }
+
     public static VaultResult LookupSelf(HttpContext context, TimeProvider time)
     {
         var request = context.Vault();
         var entry = request.Token!;
-        var token = context.Request.Headers["X-Vault-Token"].ToString();
-        if (token.Length == 0)
-        {
-            token = context.Request.Headers.Authorization.ToString()["Bearer ".Length..].Trim();
-        }
+        var token = VaultPipeline.TokenOf(context.Request)!;
 
         var shown = ShownPolicies(entry);
         var data = new JsonObject
@@ -91,7 +129,7 @@ public static class AuthApi
             ["issue_time"] = DateTimeOffset.FromUnixTimeSeconds(entry.CreatedUnixSeconds).ToString("O"),
             ["meta"] = null,
             ["num_uses"] = 0,
-            ["orphan"] = entry.IsRoot,
+            ["orphan"] = entry.ParentHash is null,
             ["path"] = entry.IsRoot ? "auth/token/root" : "auth/token/create",
             ["policies"] = new JsonArray([.. shown.Select(p => (JsonNode)p)]),
             ["renewable"] = false,

@@ -16,8 +16,9 @@ public sealed class PolicyEvaluator(KmsStore store)
     public const string Root = "root";
     public const string Default = "default";
     private const string DefaultPolicyText = """
-        # Every token may look itself up.
+        # Every token may look itself up and revoke itself (as in Vault's default policy).
         path "auth/token/lookup-self" { capabilities = ["read"] }
+        path "auth/token/revoke-self" { capabilities = ["update"] }
         """;
 
     private readonly ConcurrentDictionary<string, (string Text, AclPolicy Policy)> _policies = new(StringComparer.Ordinal);

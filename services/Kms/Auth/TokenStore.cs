@@ -5,8 +5,13 @@ using Pii.Kms.Storage;
 
 namespace Pii.Kms.Auth;
 
-/// <summary>A token as stored: only the SHA-256 of the token text is kept, never the token itself.</summary>
-public sealed record TokenEntry(string Hash, string Accessor, List<string> Policies, long CreatedUnixSeconds, long? ExpiresUnixSeconds, string DisplayName)
+/// <summary>
+/// A token as stored: only the SHA-256 of the token text is kept, never the token itself. <see cref="ParentHash"/> is the
+/// token that created it (null for orphans: root and bootstrap tokens, or <c>no_parent</c>); revoking a token revokes
+/// its descendants, as in Vault.
+/// </summary>
+public sealed record TokenEntry(string Hash, string Accessor, List<string> Policies, long CreatedUnixSeconds, long? ExpiresUnixSeconds, string DisplayName,
+    string? ParentHash = null)
 {
     public bool IsRoot => Policies.Contains("root");
 }
@@ -15,6 +20,8 @@ public sealed record TokenEntry(string Hash, string Accessor, List<string> Polic
 public sealed class TokenStore(KmsStore store, TimeProvider time)
 {
     private readonly ConcurrentDictionary<string, TokenEntry> _byHash = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> _revoked = new(StringComparer.Ordinal);
+    private readonly Lock _revocation = new();
 
     public void Load()
     {
@@ -22,22 +29,71 @@ public sealed class TokenStore(KmsStore store, TimeProvider time)
         {
             _byHash[entry.Hash] = entry;
         }
+
+        foreach (var hash in store.LoadRevokedTokens())
+        {
+            _revoked[hash] = true;
+        }
     }
 
     public bool HasRootToken => _byHash.Values.Any(t => t.IsRoot);
 
     /// <summary>Stores <paramref name="token"/> (hashed) with the given policies; returns its entry.</summary>
-    public TokenEntry Register(string token, IReadOnlyList<string> policies, TimeSpan? ttl, string displayName)
+    public TokenEntry Register(string token, IReadOnlyList<string> policies, TimeSpan? ttl, string displayName, TokenEntry? parent = null)
     {
         var now = time.GetUtcNow().ToUnixTimeSeconds();
         var entry = new TokenEntry(HashToken(token), NewAccessor(), [.. policies.Distinct(StringComparer.Ordinal)], now,
-            ttl is { } t && t > TimeSpan.Zero ? now + (long)t.TotalSeconds : null, displayName);
-        store.SaveToken(entry);
-        _byHash[entry.Hash] = entry;
+            ttl is { } t && t > TimeSpan.Zero ? now + (long)t.TotalSeconds : null, displayName, parent?.Hash);
+        lock (_revocation)
+        {
+            if (_revoked.ContainsKey(entry.Hash))
+            {
+                throw new InvalidOperationException("The token was revoked and cannot be used again.");
+            }
+
+            if (parent is not null && !_byHash.ContainsKey(parent.Hash))
+            {
+                throw new InvalidOperationException("The parent token was revoked meanwhile.");
+            }
+
+            store.SaveToken(entry);
+            _byHash[entry.Hash] = entry;
+        }
+
         return entry;
     }
 
     public bool Exists(string token) => _byHash.ContainsKey(HashToken(token));
+
+    public bool IsRevoked(string token) => _revoked.ContainsKey(HashToken(token));
+
+    /// <summary>
+    /// Revokes <paramref name="token"/> and every token it created, directly or not (Vault's revoke-tree). A token
+    /// that does not exist is not an error, as in Vault; its hash is still recorded, so it can never be registered.
+    /// Returns how many live tokens went.
+    /// </summary>
+    public int Revoke(string token)
+    {
+        var root = HashToken(token);
+        lock (_revocation)
+        {
+            var tree = new List<string> { root };
+            for (var i = 0; i < tree.Count; i++)
+            {
+                tree.AddRange(_byHash.Values.Where(e => e.ParentHash == tree[i]).Select(e => e.Hash));
+            }
+
+            store.RevokeTokens(tree, time.GetUtcNow().ToUnixTimeSeconds());
+            var removed = 0;
+            foreach (var hash in tree)
+            {
+                _revoked[hash] = true;
+                removed += _byHash.TryRemove(hash, out _) ? 1 : 0;
+            }
+
+            return removed;
+        }
+    }
 
     public TokenEntry? Resolve(string? token)
     {

@@ -107,16 +107,29 @@ public sealed partial class KmsRuntime : IDisposable
         }
         else if (settings.RootTokenFile is { } rootFile && !Tokens.HasRootToken)
         {
-            Tokens.Register(ReadOrCreateTokenFile(rootFile), [PolicyEvaluator.Root], null, "root");
+            RegisterFromFile(rootFile, [PolicyEvaluator.Root], "root", logger);
         }
 
         foreach (var bootstrap in settings.Tokens)
         {
-            var token = ReadOrCreateTokenFile(bootstrap.File);
-            if (!Tokens.Exists(token))
-            {
-                Tokens.Register(token, bootstrap.Policies, null, "token-" + Path.GetFileNameWithoutExtension(bootstrap.File));
-            }
+            RegisterFromFile(bootstrap.File, bootstrap.Policies, "token-" + Path.GetFileNameWithoutExtension(bootstrap.File), logger);
+        }
+    }
+
+    /// <summary>
+    /// The token in <paramref name="path"/> (a new one is written when the file is missing) with these policies, unless
+    /// it exists already or was revoked: a revoked token stays revoked; delete the file to have a new one made.
+    /// </summary>
+    private void RegisterFromFile(string path, IReadOnlyList<string> policies, string displayName, ILogger logger)
+    {
+        var token = ReadOrCreateTokenFile(path);
+        if (Tokens.IsRevoked(token))
+        {
+            LogRevokedTokenFile(logger, path);
+        }
+        else if (!Tokens.Exists(token))
+        {
+            Tokens.Register(token, policies, null, displayName);
         }
     }
 
@@ -201,6 +214,9 @@ public sealed partial class KmsRuntime : IDisposable
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The master key does not open this store: the key service starts sealed.")]
     private static partial void LogWrongMasterKey(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The token in {Path} was revoked and is not registered again; delete the file to have a new token made.")]
+    private static partial void LogRevokedTokenFile(ILogger logger, string path);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Dev mode root token: {RootToken}")]
     private static partial void LogDevRootToken(ILogger logger, string rootToken);

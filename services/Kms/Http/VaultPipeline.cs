@@ -140,7 +140,8 @@ public sealed partial class VaultPipeline(RequestDelegate next, KmsRuntime runti
         return HttpMethods.IsDelete(method) ? "delete" : "update";
     }
 
-    private static string? TokenOf(HttpRequest request)
+    /// <summary>The presented token: <c>X-Vault-Token</c>, else <c>Authorization: Bearer</c>.</summary>
+    internal static string? TokenOf(HttpRequest request)
     {
         var header = request.Headers["X-Vault-Token"].ToString();
         if (header.Length > 0)

@@ -8,7 +8,8 @@ namespace Pii.Kms.Storage;
 /// <summary>
 /// SQLite (WAL) persistence. Key rings are stored whole, one sealed row per key, so every change is a single
 /// atomic row write inside a transaction: a crash leaves either the old or the new ring, never a mix.
-/// Tokens are stored as SHA-256 hashes only; ACL policies are not secret and stored as text.
+/// Tokens are stored as SHA-256 hashes only (revoked ones as hashes too, so a token file cannot bring them back);
+/// ACL policies are not secret and stored as text.
 /// The store owns the sealer (and zeroes its key on dispose).
 /// </summary>
 public sealed class KmsStore : IDisposable
@@ -30,6 +31,7 @@ public sealed class KmsStore : IDisposable
             CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
             CREATE TABLE IF NOT EXISTS transit_keys (name TEXT PRIMARY KEY, sealed BLOB NOT NULL);
             CREATE TABLE IF NOT EXISTS tokens (hash TEXT PRIMARY KEY, entry TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS revoked_tokens (hash TEXT PRIMARY KEY, revoked_at INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS acl_policies (name TEXT PRIMARY KEY, policy TEXT NOT NULL);
             """);
     }
@@ -177,6 +179,46 @@ public sealed class KmsStore : IDisposable
         cmd.Parameters.AddWithValue("$h", entry.Hash);
         cmd.Parameters.AddWithValue("$e", JsonSerializer.Serialize(entry, StoreJsonContext.Default.TokenEntry));
     });
+
+    public IReadOnlySet<string> LoadRevokedTokens()
+    {
+        var result = new HashSet<string>(StringComparer.Ordinal);
+        lock (_writeLock)
+        {
+            using var cmd = _connection.CreateCommand();
+            cmd.CommandText = "SELECT hash FROM revoked_tokens";
+            using var reader = cmd.ExecuteReader();
+            while (reader.Read())
+            {
+                result.Add(reader.GetString(0));
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Deletes the tokens and keeps their hashes as revoked, in one transaction.</summary>
+    public void RevokeTokens(IReadOnlyCollection<string> hashes, long revokedAtUnixSeconds)
+    {
+        lock (_writeLock)
+        {
+            using var transaction = _connection.BeginTransaction();
+            foreach (var hash in hashes)
+            {
+                using var cmd = _connection.CreateCommand();
+                cmd.Transaction = transaction;
+                cmd.CommandText = """
+                    DELETE FROM tokens WHERE hash = $h;
+                    INSERT INTO revoked_tokens (hash, revoked_at) VALUES ($h, $t) ON CONFLICT(hash) DO NOTHING;
+                    """;
+                cmd.Parameters.AddWithValue("$h", hash);
+                cmd.Parameters.AddWithValue("$t", revokedAtUnixSeconds);
+                cmd.ExecuteNonQuery();
+            }
+
+            transaction.Commit();
+        }
+    }
 
     public IReadOnlyDictionary<string, string> LoadAclPolicies()
     {
