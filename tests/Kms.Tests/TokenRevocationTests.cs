@@ -18,6 +18,10 @@ public sealed class TokenRevocationTests(KmsServerFixture server) : IClassFixtur
         Assert.Equal(200, (await server.Send("GET", "auth/token/lookup-self", token)).Status);
 
         Assert.Equal(204, (await server.AsRoot("POST", "auth/token/revoke", new { token })).Status);
+        // The audit device keeps the revoked token's value only as an HMAC.
+        var audit = await File.ReadAllTextAsync(server.AuditPath);
+        Assert.Contains("auth/token/revoke", audit, StringComparison.Ordinal);
+        Assert.DoesNotContain(token, audit, StringComparison.Ordinal);
 
         var refused = await server.Send("GET", "auth/token/lookup-self", token);
         Assert.Equal(403, refused.Status);

@@ -70,9 +70,8 @@ public sealed class TokenStore(KmsStore store, TimeProvider time)
     /// <summary>
     /// Revokes <paramref name="token"/> and every token it created, directly or not (Vault's revoke-tree). A token
     /// that does not exist is not an error, as in Vault; its hash is still recorded, so it can never be registered.
-    /// Returns how many live tokens went.
     /// </summary>
-    public int Revoke(string token)
+    public void Revoke(string token)
     {
         var root = HashToken(token);
         lock (_revocation)
@@ -84,14 +83,11 @@ public sealed class TokenStore(KmsStore store, TimeProvider time)
             }
 
             store.RevokeTokens(tree, time.GetUtcNow().ToUnixTimeSeconds());
-            var removed = 0;
             foreach (var hash in tree)
             {
                 _revoked[hash] = true;
-                removed += _byHash.TryRemove(hash, out _) ? 1 : 0;
+                _byHash.TryRemove(hash, out _);
             }
-
-            return removed;
         }
     }
 
