@@ -17,7 +17,12 @@ namespace Pii.Crypto.Audit;
 /// and the writer cuts it off before appending, so the chain continues from the last complete line.
 /// Editing, deleting, inserting or reordering any complete line breaks the chain at the next line (or at the
 /// edited line itself when it no longer parses). An unkeyed chain cannot stop someone who rewrites the whole
-/// tail; it makes every partial edit evident.
+/// tail, nor show that lines were cut from the end; it makes every partial edit evident.
+///
+/// Anchors close that gap: an anchor <c>N:HASH</c> is the line count and the SHA-256 of line N (the value line N+1
+/// will carry as prev_hash), written down outside the log, e.g. by an auditor after a verification. Verifying with
+/// it later fails when the log has fewer than N lines or when line N's hash differs, so nothing up to line N can
+/// have been removed, rewritten or recomputed since.
 /// </summary>
 public static class AuditChain
 {
@@ -60,8 +65,11 @@ public static class AuditChain
         return line;
     }
 
-    /// <summary>Verifies a whole log. Never throws on content: every defect becomes a failed result with its line number.</summary>
-    public static AuditVerification Verify(Stream log)
+    /// <summary>
+    /// Verifies a whole log, and that it still holds <paramref name="anchor"/> when one is given. Never throws on
+    /// content: every defect becomes a failed result with its line number.
+    /// </summary>
+    public static AuditVerification Verify(Stream log, AuditAnchor? anchor = null)
     {
         ArgumentNullException.ThrowIfNull(log);
         var expected = GenesisHash;
@@ -97,9 +105,18 @@ public static class AuditChain
 
             expected = HashLine(line);
             buffer.SetLength(0);
+            if (anchor is { } a && a.Lines == lineNumber && !string.Equals(a.Hash, expected, StringComparison.Ordinal))
+            {
+                return AuditVerification.Failed(lineNumber, $"line differs from the anchor {a}: the log was rewritten up to here");
+            }
         }
 
-        return new AuditVerification(true, lineNumber, null, null, buffer.Length > 0);
+        if (anchor is { } required && lineNumber < required.Lines)
+        {
+            return AuditVerification.Failed(lineNumber + 1, $"the log has {lineNumber} complete lines, fewer than the anchor {required}: lines were removed from its end");
+        }
+
+        return new AuditVerification(true, lineNumber, null, null, buffer.Length > 0, new AuditAnchor(lineNumber, expected));
     }
 
     private static string? CheckLine(ReadOnlySpan<byte> line, string expectedPrevHash)
@@ -144,8 +161,31 @@ public static class AuditChain
     }
 }
 
-/// <summary>Outcome of <see cref="AuditChain.Verify"/>: on failure <see cref="FirstBadLine"/> is 1-based.</summary>
-public sealed record AuditVerification(bool Ok, int LinesVerified, int? FirstBadLine, string? Reason, bool TornTail)
+/// <summary>
+/// Outcome of <see cref="AuditChain.Verify"/>: on failure <see cref="FirstBadLine"/> is 1-based; on success
+/// <see cref="Head"/> is the anchor of the last complete line (0 lines: the genesis hash).
+/// </summary>
+public sealed record AuditVerification(bool Ok, int LinesVerified, int? FirstBadLine, string? Reason, bool TornTail, AuditAnchor? Head = null)
 {
     public static AuditVerification Failed(int line, string reason) => new(false, line - 1, line, reason, false);
+}
+
+/// <summary>A point of the chain recorded outside the log: <c>N:HASH</c>, the line count and the hash of line N.</summary>
+public sealed record AuditAnchor(int Lines, string Hash)
+{
+    public override string ToString() => $"{Lines}:{Hash}";
+
+    /// <summary>Parses <c>N:HASH</c> (N ≥ 0, HASH 64 lowercase hex characters); null when malformed.</summary>
+    public static AuditAnchor? Parse(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var colon = text.IndexOf(':', StringComparison.Ordinal);
+        if (colon < 1 || !int.TryParse(text.AsSpan(0, colon), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var lines))
+        {
+            return null;
+        }
+
+        var hash = text[(colon + 1)..];
+        return hash.Length == 64 && hash.All(c => char.IsAsciiDigit(c) || c is >= 'a' and <= 'f') ? new AuditAnchor(lines, hash) : null;
+    }
 }

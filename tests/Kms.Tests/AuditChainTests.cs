@@ -105,5 +105,60 @@ public sealed class AuditChainTests : IDisposable
         Assert.Empty(parsed.Errors);
     }
 
+    [Fact]
+    public void An_anchor_catches_a_cut_end_and_a_recomputed_rewrite_that_the_chain_alone_misses()
+    {
+        var path = WriteLog(6);
+        var head = AuditChain.Verify(File.OpenRead(path)).Head!;
+        Assert.Equal(6, head.Lines);
+        Assert.Equal(AuditChain.HashLine(Encoding.UTF8.GetBytes(File.ReadAllLines(path)[5])), head.Hash);
+        using (var writer = new AuditChainWriter(path))
+        {
+            writer.Append("""{"n":6,"type":"response"}"""u8.ToArray());
+        }
+
+        Assert.True(AuditChain.Verify(File.OpenRead(path), head).Ok);
+
+        // Cut the last three lines: still a valid chain, but shorter than the anchor.
+        var lines = File.ReadAllLines(path);
+        File.WriteAllLines(path, lines[..4]);
+        Assert.True(AuditChain.Verify(File.OpenRead(path)).Ok);
+        var cut = AuditChain.Verify(File.OpenRead(path), head);
+        Assert.False(cut.Ok);
+        Assert.Contains("fewer than the anchor", cut.Reason, StringComparison.Ordinal);
+
+        // Rewrite everything from line 3 on with freshly computed hashes: the chain verifies, the anchor does not.
+        var rewritten = new List<string>(lines[..2]);
+        for (var i = 2; i < lines.Length; i++)
+        {
+            var prev = AuditChain.HashLine(Encoding.UTF8.GetBytes(rewritten[^1]));
+            rewritten.Add(Encoding.UTF8.GetString(AuditChain.ComposeLine(prev, Encoding.UTF8.GetBytes($$"""{"n":{{i}},"type":"forged"}"""))));
+        }
+
+        File.WriteAllLines(path, rewritten);
+        Assert.True(AuditChain.Verify(File.OpenRead(path)).Ok);
+        var forged = AuditChain.Verify(File.OpenRead(path), head);
+        Assert.False(forged.Ok);
+        Assert.Equal(6, forged.FirstBadLine);
+    }
+
+    [Fact]
+    public void Cli_anchor_round_trip_and_malformed_anchor_is_a_usage_error()
+    {
+        var path = WriteLog(3);
+        using var output = new StringWriter();
+        Assert.Equal(0, Pii.Cli.Commands.AuditCommands.Verify(new FileInfo(path), output, TextWriter.Null));
+        var anchor = output.ToString().Split(' ', '\n').Single(w => w.StartsWith("3:", StringComparison.Ordinal));
+
+        Assert.Equal(0, Pii.Cli.Commands.AuditCommands.Verify(new FileInfo(path), TextWriter.Null, TextWriter.Null, anchor));
+        File.WriteAllLines(path, File.ReadAllLines(path)[..2]);
+        using var error = new StringWriter();
+        Assert.Equal(1, Pii.Cli.Commands.AuditCommands.Verify(new FileInfo(path), TextWriter.Null, error, anchor));
+        Assert.Contains("removed from its end", error.ToString(), StringComparison.Ordinal);
+        Assert.Equal(2, Pii.Cli.Commands.AuditCommands.Verify(new FileInfo(path), TextWriter.Null, TextWriter.Null, "3:XYZ"));
+        Assert.Equal(2, Pii.Cli.Commands.AuditCommands.Verify(new FileInfo(path), TextWriter.Null, TextWriter.Null, "-1:" + new string('a', 64)));
+        Assert.Empty(Pii.Cli.Commands.AuditCommands.Create().Parse(["verify", path, "--anchor", anchor]).Errors);
+    }
+
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 }
