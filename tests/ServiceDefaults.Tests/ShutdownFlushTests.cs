@@ -19,7 +19,7 @@ public sealed class ShutdownFlushTests
         await Task.Delay(500);
         Assert.DoesNotContain(dashboard.Store.GetTraces(), t => t.Root.Name == "GET /hello");
 
-        await service.StopGracefullyAsync(TimeSpan.FromSeconds(6));
+        await service.StopGracefullyAsync(TimeSpan.FromSeconds(30));
 
         Assert.Contains(dashboard.Store.GetTraces(), t => t.Root.Name == "GET /hello" && t.Root.Resource.ServiceName == "flusher");
         Assert.Contains(dashboard.Store.GetLogs(), l => l.Message == "Said hello as Pii.SampleService" && l.Resource.InstanceId == "flushins");
