@@ -6,8 +6,8 @@ namespace Pii.Kms.Tests;
 
 /// <summary>
 /// <c>auth/token/revoke</c> and <c>revoke-self</c> as Vault answers them (204 whether or not the token existed, 400
-/// "missing token ID"), revocation of a token's children, orphans, and revocation that survives a restart even when a
-/// token file still holds the token.
+/// "missing token ID"), by accessor, revocation of a token's children, orphans, and revocation that survives a restart
+/// even when a token file still holds the token.
 /// </summary>
 public sealed class TokenRevocationTests(KmsServerFixture server) : IClassFixture<KmsServerFixture>
 {
@@ -42,6 +42,34 @@ public sealed class TokenRevocationTests(KmsServerFixture server) : IClassFixtur
         Assert.Equal(204, (await server.Send("POST", "auth/token/revoke-self", token)).Status);
 
         Assert.Equal(403, (await server.Send("GET", "auth/token/lookup-self", token)).Status);
+    }
+
+    [Fact]
+    public async Task Operators_list_look_up_and_revoke_by_accessor_without_holding_the_token()
+    {
+        var created = await server.AsRoot("POST", "auth/token/create", new { policies = new[] { "etl" }, display_name = "etlworker" });
+        var token = created.Body!["auth"]!["client_token"]!.GetValue<string>();
+        var accessor = created.Body!["auth"]!["accessor"]!.GetValue<string>();
+        var operatorToken = await server.TokenWith("operator");
+
+        var listed = await server.Send("LIST", "auth/token/accessors", operatorToken);
+        Assert.Equal(200, listed.Status);
+        Assert.Contains(accessor, listed.Data["keys"]!.AsArray().Select(k => k!.GetValue<string>()));
+        Assert.Equal(403, (await server.Send("LIST", "auth/token/accessors", token)).Status);
+        var looked = await server.Send("POST", "auth/token/lookup-accessor", operatorToken, new { accessor });
+        Assert.Equal(200, looked.Status);
+        Assert.Equal("etlworker", looked.Data["display_name"]!.GetValue<string>());
+        Assert.Equal("", looked.Data["id"]!.GetValue<string>());
+        Assert.DoesNotContain(token, looked.Text, StringComparison.Ordinal);
+
+        Assert.Equal(204, (await server.Send("POST", "auth/token/revoke-accessor", operatorToken, new { accessor })).Status);
+
+        Assert.Equal(403, (await server.Send("GET", "auth/token/lookup-self", token)).Status);
+        var gone = await server.Send("POST", "auth/token/lookup-accessor", operatorToken, new { accessor });
+        Assert.Equal(400, gone.Status);
+        Assert.Equal(["invalid accessor"], gone.Errors);
+        var missing = await server.Send("POST", "auth/token/revoke-accessor", operatorToken, new { });
+        Assert.Equal(["missing accessor"], missing.Errors);
     }
 
     [Fact]

@@ -6,9 +6,10 @@ using Pii.Kms.Http;
 namespace Pii.Kms.Apis;
 
 /// <summary>
-/// The token auth subset: <c>auth/token/create</c>, <c>lookup-self</c>, <c>revoke</c> and <c>revoke-self</c>.
-/// Revoking takes the token's children with it (Vault's revoke-tree) and is permanent: a token file holding a
-/// revoked token does not bring it back at the next start.
+/// The token auth subset: <c>auth/token/create</c>, <c>lookup-self</c>, <c>revoke</c>, <c>revoke-self</c>, and by
+/// accessor (a token's public handle, so operators need not hold the token): LIST <c>accessors</c> (sudo),
+/// <c>lookup-accessor</c>, <c>revoke-accessor</c>. Revoking takes the token's children with it (Vault's revoke-tree)
+/// and is permanent: a token file holding a revoked token does not bring it back at the next start.
 /// </summary>
 public static class AuthApi
 {
@@ -21,6 +22,10 @@ public static class AuthApi
         token.MapGet("/lookup-self", LookupSelf);
         token.MapMethods("/revoke", Write, Revoke);
         token.MapMethods("/revoke-self", Write, RevokeSelf);
+        token.MapMethods("/accessors", ["LIST"], ListAccessors);
+        token.MapGet("/accessors", ListAccessorsOrUnsupported);
+        token.MapMethods("/lookup-accessor", Write, LookupAccessor);
+        token.MapMethods("/revoke-accessor", Write, RevokeAccessor);
         return app;
     }
 
@@ -109,14 +114,55 @@ public static class AuthApi
         return VaultResult.NoContent();
     }
 
+    /// <summary>Vault asks for sudo on this path besides list: the accessors of every token are listed.</summary>
+    public static VaultResult ListAccessors(HttpContext context, KmsRuntime runtime)
+    {
+        var request = context.Vault();
+        if (!runtime.Policies.Allows(request.Token!, request.Path, "sudo"))
+        {
+            throw VaultException.PermissionDenied(invalidToken: false);
+        }
+
+        return VaultResult.Data(request, new JsonObject { ["keys"] = new JsonArray([.. runtime.Tokens.Accessors().Select(a => (JsonNode)a)]) }, mountType: "token");
+    }
+
+    public static VaultResult ListAccessorsOrUnsupported(HttpContext context, KmsRuntime runtime) =>
+        context.Vault().Operation == "list" ? ListAccessors(context, runtime) : VaultResult.Error(405, "unsupported operation");
+
+    /// <summary>The token's properties as <c>lookup-self</c> shows them, with an empty <c>id</c> (as Vault).</summary>
+    public static VaultResult LookupAccessor(HttpContext context, KmsRuntime runtime, TimeProvider time)
+    {
+        var request = context.Vault();
+        return VaultResult.Data(request, TokenData(ByAccessor(request, runtime), "", time), mountType: "token");
+    }
+
+    public static VaultResult RevokeAccessor(HttpContext context, KmsRuntime runtime)
+    {
+        runtime.Tokens.Revoke(ByAccessor(context.Vault(), runtime));
+        return VaultResult.NoContent();
+    }
+
     public static VaultResult LookupSelf(HttpContext context, TimeProvider time)
     {
         var request = context.Vault();
-        var entry = request.Token!;
-        var token = VaultPipeline.TokenOf(context.Request)!;
+        return VaultResult.Data(request, TokenData(request.Token!, VaultPipeline.TokenOf(context.Request)!, time), mountType: "token");
+    }
 
+    private static TokenEntry ByAccessor(VaultRequest request, KmsRuntime runtime)
+    {
+        var accessor = new RequestFields(request, "accessor").GetString("accessor");
+        if (string.IsNullOrEmpty(accessor))
+        {
+            throw VaultException.BadRequest("missing accessor");
+        }
+
+        return runtime.Tokens.FindByAccessor(accessor) ?? throw VaultException.BadRequest("invalid accessor");
+    }
+
+    private static JsonObject TokenData(TokenEntry entry, string token, TimeProvider time)
+    {
         var shown = ShownPolicies(entry);
-        var data = new JsonObject
+        return new JsonObject
         {
             ["accessor"] = entry.Accessor,
             ["creation_time"] = entry.CreatedUnixSeconds,
@@ -136,7 +182,6 @@ public static class AuthApi
             ["ttl"] = Ttl(entry, time),
             ["type"] = "service",
         };
-        return VaultResult.Data(request, data, mountType: "token");
     }
 
     private static List<string> ShownPolicies(TokenEntry entry) =>

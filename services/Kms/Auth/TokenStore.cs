@@ -71,12 +71,26 @@ public sealed class TokenStore(KmsStore store, TimeProvider time)
     /// Revokes <paramref name="token"/> and every token it created, directly or not (Vault's revoke-tree). A token
     /// that does not exist is not an error, as in Vault; its hash is still recorded, so it can never be registered.
     /// </summary>
-    public void Revoke(string token)
+    public void Revoke(string token) => RevokeTree(HashToken(token));
+
+    /// <summary>The live token with this accessor (the token's public handle), or null.</summary>
+    public TokenEntry? FindByAccessor(string accessor) =>
+        _byHash.Values.FirstOrDefault(e => CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(e.Accessor), Encoding.UTF8.GetBytes(accessor)));
+
+    public IReadOnlyList<string> Accessors() => [.. _byHash.Values.Select(e => e.Accessor).Order(StringComparer.Ordinal)];
+
+    /// <summary>Revokes the token known by <paramref name="entry"/> and its descendants.</summary>
+    public void Revoke(TokenEntry entry)
     {
-        var root = HashToken(token);
+        ArgumentNullException.ThrowIfNull(entry);
+        RevokeTree(entry.Hash);
+    }
+
+    private void RevokeTree(string rootHash)
+    {
         lock (_revocation)
         {
-            var tree = new List<string> { root };
+            var tree = new List<string> { rootHash };
             for (var i = 0; i < tree.Count; i++)
             {
                 tree.AddRange(_byHash.Values.Where(e => e.ParentHash == tree[i]).Select(e => e.Hash));
