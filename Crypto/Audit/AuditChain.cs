@@ -72,6 +72,11 @@ public static class AuditChain
     public static AuditVerification Verify(Stream log, AuditAnchor? anchor = null)
     {
         ArgumentNullException.ThrowIfNull(log);
+        if (anchor is { Lines: 0 } empty && !string.Equals(empty.Hash, GenesisHash, StringComparison.Ordinal))
+        {
+            return AuditVerification.Failed(1, $"the anchor {empty} names no line and is not the genesis hash");
+        }
+
         var expected = GenesisHash;
         var lineNumber = 0;
         var buffer = new MemoryStream();

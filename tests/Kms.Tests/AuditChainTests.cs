@@ -155,6 +155,8 @@ public sealed class AuditChainTests : IDisposable
         using var error = new StringWriter();
         Assert.Equal(1, Pii.Cli.Commands.AuditCommands.Verify(new FileInfo(path), TextWriter.Null, error, anchor));
         Assert.Contains("removed from its end", error.ToString(), StringComparison.Ordinal);
+        Assert.Equal(1, Pii.Cli.Commands.AuditCommands.Verify(new FileInfo(path), TextWriter.Null, TextWriter.Null, "0:" + new string('a', 64)));
+        Assert.Equal(0, Pii.Cli.Commands.AuditCommands.Verify(new FileInfo(path), TextWriter.Null, TextWriter.Null, "0:" + AuditChain.GenesisHash));
         Assert.Equal(2, Pii.Cli.Commands.AuditCommands.Verify(new FileInfo(path), TextWriter.Null, TextWriter.Null, "3:XYZ"));
         Assert.Equal(2, Pii.Cli.Commands.AuditCommands.Verify(new FileInfo(path), TextWriter.Null, TextWriter.Null, "-1:" + new string('a', 64)));
         Assert.Empty(Pii.Cli.Commands.AuditCommands.Create().Parse(["verify", path, "--anchor", anchor]).Errors);
