@@ -82,10 +82,12 @@ public sealed class KeyServiceResource : ProjectResource
     /// <summary>A token for <paramref name="serviceName"/> bound to <paramref name="policy"/>, created once and kept in the secrets folder.</summary>
     public KeyServiceToken AddToken(string serviceName, string policy)
     {
-        var token = _model.Secrets.GetOrCreate($"{Name}-token-{serviceName}", () => "hvs." + SecretStore.NewToken());
+        var token = _model.Secrets.GetOrCreate(TokenSecretName(serviceName), () => "hvs." + SecretStore.NewToken());
         _tokens.Add((serviceName, policy, token));
         return new KeyServiceToken(this, () => token);
     }
+
+    private string TokenSecretName(string serviceName) => $"{Name}-token-{serviceName}";
 
     private async Task WriteConfigurationAsync(CancellationToken cancellationToken)
     {
@@ -140,7 +142,16 @@ public sealed class KeyServiceResource : ProjectResource
                 // An orphan: revoking the provisioning (root) token must not revoke every service's token with it.
                 ["no_parent"] = true,
             };
-            await SendAsync(HttpMethod.Post, "/v1/auth/token/create", body, cancellationToken);
+            try
+            {
+                await SendAsync(HttpMethod.Post, "/v1/auth/token/create", body, cancellationToken);
+            }
+            catch (InvalidOperationException e) when (e.Message.Contains("cannot create a token with this id", StringComparison.Ordinal))
+            {
+                // The id is taken or was revoked: a revoked token stays revoked, so a new one is needed.
+                throw new InvalidOperationException(
+                    $"The key service refused {service}'s token (revoked?). Delete {_model.Secrets.PathOf(TokenSecretName(service))} and start again to have a new one made.", e);
+            }
         }
         Log.Append($"[apphost] {Name}: provisioned policies, {_keys.Count} transit keys and {_tokens.Count} service tokens.", isError: false);
     }

@@ -43,6 +43,14 @@ public sealed class KeyServiceTests
         {
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
+        // An orphan: revoking the root token that provisioned it would not take it along.
+        using var lookup = new HttpRequestMessage(HttpMethod.Get, "/v1/auth/token/lookup-self");
+        lookup.Headers.Add("X-Vault-Token", intake.Token);
+        using (var response = await http.SendAsync(lookup))
+        {
+            Assert.True((bool)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["data"]!["orphan"]!);
+        }
+
         using var decrypt = new HttpRequestMessage(HttpMethod.Post, "/v1/transit/decrypt/dnc") { Content = JsonContent.Create(new { ciphertext = "vault:v1:AAAA" }) };
         decrypt.Headers.Add("X-Vault-Token", intake.Token);
         using (var response = await http.SendAsync(decrypt))
