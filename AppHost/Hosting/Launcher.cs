@@ -79,7 +79,12 @@ public sealed class Launcher(IReadOnlyList<Resource> resources, TextWriter progr
         {
             // Anything else (a provisioning call timing out included) fails this resource and, through it, its dependants.
             var reason = e is ResourceFailedException ? e.Message : $"{e.GetType().Name}: {e.Message}";
-            if (resource.Child is { } child && !child.HasExited) await child.StopAsync(StopGrace);
+            if (resource.Child is { } child && !child.HasExited)
+            {
+                // Stopping first: the process's exit is the consequence, and must not be reported as the cause.
+                resource.SetState(ResourceStates.Stopping);
+                await child.StopAsync(StopGrace);
+            }
             if (!ResourceStates.IsTerminal(resource.State)) resource.SetState(ResourceStates.FailedToStart, reason);
             resource.MarkFailed(resource.StateMessage ?? reason);
             progress.WriteLine($"  {resource.Name,-20} {resource.State}: {FirstLine(resource.StateMessage)}");
@@ -109,8 +114,8 @@ public sealed class Launcher(IReadOnlyList<Resource> resources, TextWriter progr
     {
         if (!ReferenceEquals(resource.Child, child)) return;
         resource.ExitCode = child.ExitCode;
-        // A stop (AppHost shutdown or restart) reports its own final state.
-        if (_stopping.IsCancellationRequested || resource.State == ResourceStates.Stopping) return;
+        // A stop (AppHost shutdown, restart, or a failed start step) reports its own final state.
+        if (_stopping.IsCancellationRequested || resource.State is ResourceStates.Stopping or ResourceStates.FailedToStart) return;
         await child.DrainOutputAsync(TimeSpan.FromSeconds(1));
         var message = $"exited with code {child.ExitCode}; last lines:{Environment.NewLine}{resource.Log.Tail(10)}";
         resource.SetState(ResourceStates.Exited, message);

@@ -54,6 +54,25 @@ public sealed class OrchestrationTests : IDisposable
     }
 
     [Fact]
+    public async Task A_failed_provisioning_step_stops_the_process_and_reports_the_step_s_reason()
+    {
+        var model = CreateModel("provision");
+        var server = model.AddExecutable("server", "sleep", "60");
+        server.OnReady.Add(_ => throw new InvalidOperationException("the key service refused formapi's token"));
+        var dependant = model.AddExecutable("dependant", "sleep", "60").WaitFor(server);
+        await using var launcher = model.Build();
+        launcher.Start();
+
+        await Assert.ThrowsAsync<ResourceFailedException>(() => launcher.WaitForAllReadyAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30)));
+        await WaitUntilAsync(() => ResourceStates.IsTerminal(dependant.State));
+
+        Assert.Equal(ResourceStates.FailedToStart, server.State);
+        Assert.Contains("refused formapi's token", server.StateMessage, StringComparison.Ordinal);
+        Assert.True(server.Child!.HasExited);
+        Assert.Contains("refused formapi's token", dependant.StateMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_crash_shows_as_Exited_with_its_last_lines_and_the_others_keep_running()
     {
         var model = CreateModel("crash");
