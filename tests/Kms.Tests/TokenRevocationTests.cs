@@ -109,6 +109,17 @@ public sealed class TokenRevocationTests(KmsServerFixture server) : IClassFixtur
     }
 
     [Fact]
+    public void A_token_stored_before_parents_were_recorded_reads_as_an_orphan()
+    {
+        const string before = """{"Hash":"h","Accessor":"a","Policies":["etl"],"CreatedUnixSeconds":1,"ExpiresUnixSeconds":null,"DisplayName":"t"}""";
+
+        var entry = System.Text.Json.JsonSerializer.Deserialize(before, Pii.Kms.Storage.StoreJsonContext.Default.TokenEntry)!;
+
+        Assert.Null(entry.ParentHash);
+        Assert.Equal(["etl"], entry.Policies);
+    }
+
+    [Fact]
     public async Task Revocation_survives_a_restart_and_a_token_file_does_not_bring_the_token_back()
     {
         var root = Directory.CreateTempSubdirectory("kms-revoke-").FullName;
