@@ -51,6 +51,33 @@ public sealed class SealedAndAuditTests
     }
 
     [Fact]
+    public async Task Audit_hash_lets_an_operator_find_a_known_value_in_the_log()
+    {
+        using var server = new KmsServerFixture();
+        await server.AsRoot("POST", "transit/keys/searched");
+        const string plaintext = "a25vd24tdmFsdWUtdG8tZmluZA==";
+        await server.AsRoot("POST", "transit/encrypt/searched", new { plaintext });
+
+        var operatorToken = await server.TokenWith("operator");
+        var reply = await server.Send("POST", "sys/audit-hash/file", operatorToken, new { input = plaintext });
+
+        Assert.Equal(200, reply.Status);
+        var hash = reply.Data["hash"]!.GetValue<string>();
+        Assert.StartsWith("hmac-sha256:", hash, StringComparison.Ordinal);
+        Assert.Equal(hash, reply.Body!["hash"]!.GetValue<string>());
+        var request = (await ReadShared(server.AuditPath)).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!)
+            .First(l => l["type"]!.GetValue<string>() == "request" && l["request"]!["path"]!.GetValue<string>() == "transit/encrypt/searched");
+        Assert.Equal(hash, request["request"]!["data"]!["plaintext"]!.GetValue<string>());
+
+        var unknown = await server.Send("POST", "sys/audit-hash/syslog", operatorToken, new { input = plaintext });
+        Assert.Equal(400, unknown.Status);
+        Assert.Equal(["unknown audit backend \"syslog/\""], unknown.Errors);
+        var empty = await server.Send("POST", "sys/audit-hash/file", operatorToken, new { input = "" });
+        Assert.Equal(["the \"input\" parameter is empty"], empty.Errors);
+        Assert.Equal(403, (await server.Send("POST", "sys/audit-hash/file", await server.TokenWith("etl"), new { input = plaintext })).Status);
+    }
+
+    [Fact]
     public async Task Audit_write_failure_fails_the_request_closed()
     {
         if (!File.Exists("/dev/full"))

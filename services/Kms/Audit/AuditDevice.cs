@@ -78,6 +78,10 @@ public sealed class AuditDevice(AuditChainWriter writer, byte[] hmacKey, TimePro
         });
     }
 
+    /// <summary>
+    /// <paramref name="value"/> as this log records it (also Vault's <c>sys/audit-hash</c>): an auditor holding a value
+    /// can search the log for it without the log revealing any value.
+    /// </summary>
     public string Hash(string value)
     {
         Span<char> hashed = stackalloc char[HashPrefix.Length + 64];

@@ -1,4 +1,4 @@
-# Operators (people, never a service): every transit operation, policies and tokens.
+# Operators (people, never a service): every transit operation, policies, tokens, and audit-log look-ups.
 path "transit/*" {
   capabilities = ["create", "read", "update", "delete", "list"]
 }
@@ -13,4 +13,8 @@ path "sys/policies/acl/*" {
 
 path "auth/token/*" {
   capabilities = ["create", "read", "update", "delete", "list", "sudo"]
+}
+
+path "sys/audit-hash/*" {
+  capabilities = ["update"]
 }
