@@ -69,7 +69,9 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture)
         driver.FindElement(By.Id("token")).SendKeys("wrong-token");
         driver.FindElement(By.CssSelector("button[type=submit]")).Click();
 
-        Assert.Contains("not valid", driver.FindElement(By.CssSelector(".error")).Text, StringComparison.Ordinal);
+        // The form posts and the answer is a new page: wait for it rather than read the old one.
+        var error = new WebDriverWait(driver, TimeSpan.FromSeconds(30)).Until(d => d.FindElements(By.CssSelector(".error")).FirstOrDefault());
+        Assert.Contains("not valid", error!.Text, StringComparison.Ordinal);
         browser.Screenshot("login-rejected");
     }
 
