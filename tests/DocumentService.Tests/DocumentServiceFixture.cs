@@ -3,12 +3,14 @@ extern alias documentservice;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using Amazon.S3;
+using Dapper;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Npgsql;
 using Pii.AppHost.Hosting;
 
 namespace Pii.DocumentService.Tests;
@@ -82,6 +84,30 @@ public sealed class DocumentServiceFixture : IAsyncLifetime
     public AmazonS3Client S3()
     {
         return documentservice::Pii.Services.Shared.S3BucketConnection.Parse(BucketConnectionString).CreateClient();
+    }
+
+    /// <summary>The S3 key of a document's ciphertext object.</summary>
+    public async Task<string> ObjectKeyAsync(Guid documentId)
+    {
+        await using var connection = new NpgsqlConnection(Settings["ConnectionStrings:records"]);
+        return await connection.QuerySingleAsync<string>("SELECT object_key FROM documents.documents WHERE id = @id", new { id = documentId });
+    }
+
+    /// <summary>The stored ciphertext object, read straight from S3.</summary>
+    public async Task<byte[]> StoredObjectAsync(string key)
+    {
+        using var s3 = S3();
+        using var stored = await s3.GetObjectAsync("documents", key);
+        using var buffer = new MemoryStream();
+        await stored.ResponseStream.CopyToAsync(buffer);
+        return buffer.ToArray();
+    }
+
+    /// <summary>Overwrites the stored object (a tampering attacker with write access to the bucket).</summary>
+    public async Task ReplaceStoredObjectAsync(string key, byte[] content)
+    {
+        using var s3 = S3();
+        await s3.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest { BucketName = "documents", Key = key, InputStream = new MemoryStream(content), UseChunkEncoding = false });
     }
 
     /// <summary>Creates a patient and returns its id.</summary>

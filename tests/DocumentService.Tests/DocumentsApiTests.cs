@@ -4,8 +4,6 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Amazon.S3.Model;
-using Dapper;
-using Npgsql;
 
 namespace Pii.DocumentService.Tests;
 
@@ -36,13 +34,7 @@ public sealed class DocumentsApiTests(DocumentServiceFixture fixture)
         Assert.Equal(content, await response.Content.ReadAsByteArrayAsync());
 
         // The stored object is an ESDK v2 message (version 0x02, suite 0x0478) and does not contain the plaintext.
-        using var s3 = fixture.S3();
-        await using var connection = new NpgsqlConnection(fixture.Settings["ConnectionStrings:records"]);
-        var key = await connection.QuerySingleAsync<string>("SELECT object_key FROM documents.documents WHERE id = @id", new { id });
-        using var stored = await s3.GetObjectAsync("documents", key);
-        using var buffer = new MemoryStream();
-        await stored.ResponseStream.CopyToAsync(buffer);
-        var ciphertext = buffer.ToArray();
+        var ciphertext = await fixture.StoredObjectAsync(await fixture.ObjectKeyAsync(id));
         Assert.Equal(new byte[] { 0x02, 0x04, 0x78 }, ciphertext[..3]);
         Assert.True(ciphertext.Length > size);
         if (size >= 16) Assert.False(ciphertext.AsSpan().IndexOf(content.AsSpan(0, 16)) >= 0);

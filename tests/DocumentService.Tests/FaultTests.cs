@@ -70,18 +70,11 @@ public sealed class FaultTests(DocumentServiceFixture fixture)
         await using var connection = new NpgsqlConnection(fixture.Settings["ConnectionStrings:records"]);
         var (key, prefix) = await connection.QuerySingleAsync<(string, byte[])>("SELECT object_key, ciphertext_prefix FROM documents.documents WHERE id = @id", new { id });
 
-        using var s3 = fixture.S3();
-        byte[] stored;
-        using (var original = await s3.GetObjectAsync("documents", key))
-        using (var buffer = new MemoryStream())
-        {
-            await original.ResponseStream.CopyToAsync(buffer);
-            stored = buffer.ToArray();
-        }
+        var stored = await fixture.StoredObjectAsync(key);
         var headerLength = stored.Length - (40 * (Frame + 32)) - 40;
         const int tamperedFrame = 30;
         stored[headerLength + tamperedFrame * (Frame + 32) + 100] ^= 0x01;
-        await s3.PutObjectAsync(new PutObjectRequest { BucketName = "documents", Key = key, InputStream = new MemoryStream(stored), UseChunkEncoding = false });
+        await fixture.ReplaceStoredObjectAsync(key, stored);
 
         using var client = fixture.Client();
         // A range inside the tampered frame: refused before any byte is sent.
@@ -116,18 +109,10 @@ public sealed class FaultTests(DocumentServiceFixture fixture)
         var patient = await fixture.CreatePatientAsync();
         var content = RandomNumberGenerator.GetBytes(3 * Frame + 17);
         var id = await fixture.UploadOkAsync(patient, content);
-        await using var connection = new NpgsqlConnection(fixture.Settings["ConnectionStrings:records"]);
-        var key = await connection.QuerySingleAsync<string>("SELECT object_key FROM documents.documents WHERE id = @id", new { id });
-        using var s3 = fixture.S3();
-        byte[] stored;
-        using (var original = await s3.GetObjectAsync("documents", key))
-        using (var buffer = new MemoryStream())
-        {
-            await original.ResponseStream.CopyToAsync(buffer);
-            stored = buffer.ToArray();
-        }
+        var key = await fixture.ObjectKeyAsync(id);
+        var stored = await fixture.StoredObjectAsync(key);
         stored[position >= 0 ? position : stored.Length + position] ^= 0x01;
-        await s3.PutObjectAsync(new PutObjectRequest { BucketName = "documents", Key = key, InputStream = new MemoryStream(stored), UseChunkEncoding = false });
+        await fixture.ReplaceStoredObjectAsync(key, stored);
 
         using var client = fixture.Client();
         using var whole = await client.GetAsync($"/api/documents/{id}");

@@ -1,7 +1,4 @@
 using System.Security.Cryptography;
-using Amazon.S3.Model;
-using Dapper;
-using Npgsql;
 using Pii.Testing;
 
 namespace Pii.DocumentService.Tests;
@@ -35,14 +32,9 @@ public sealed class RecoveryCliTests(DocumentServiceFixture fixture)
         var patient = await fixture.CreatePatientAsync();
         var content = RandomNumberGenerator.GetBytes(150_000);
         var id = await fixture.UploadOkAsync(patient, content);
-        await using var connection = new NpgsqlConnection(fixture.Settings["ConnectionStrings:records"]);
-        var key = await connection.QuerySingleAsync<string>("SELECT object_key FROM documents.documents WHERE id = @id", new { id });
-        using var s3 = fixture.S3();
-        using var stored = await s3.GetObjectAsync(new GetObjectRequest { BucketName = "documents", Key = key });
-        using var buffer = new MemoryStream();
-        await stored.ResponseStream.CopyToAsync(buffer);
+        var stored = await fixture.StoredObjectAsync(await fixture.ObjectKeyAsync(id));
 
-        var (code, output, _) = await PiiAsync(buffer.ToArray(), "stream", "decrypt", "--transit-key", "documents");
+        var (code, output, _) = await PiiAsync(stored, "stream", "decrypt", "--transit-key", "documents");
         Assert.Equal(0, code);
         Assert.Equal(content, output);
     }
