@@ -5,6 +5,7 @@ using Pii.Cli.Commands;
 var root = new RootCommand("pii: field, key and stream tools for PiiAspire");
 root.Subcommands.Add(KeywrapCommands.Create());
 root.Subcommands.Add(SivCommands.Create());
+root.Subcommands.Add(FpeCommands.Create());
 root.Subcommands.Add(FieldCommands.Create());
 root.Subcommands.Add(BlindIndexCommands.Create());
 root.Subcommands.Add(AuditCommands.Create());

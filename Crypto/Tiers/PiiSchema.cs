@@ -1,3 +1,5 @@
+using Pii.Crypto.Fpe;
+
 namespace Pii.Crypto.Tiers;
 
 /// <summary>
@@ -8,8 +10,13 @@ namespace Pii.Crypto.Tiers;
 public sealed class PiiSchema
 {
     private readonly Dictionary<(string Table, string Column), Tier> _tiers;
+    private readonly Dictionary<(string Table, string Column), FpeProfile> _fpeProfiles;
 
-    private PiiSchema(Dictionary<(string Table, string Column), Tier> tiers) => _tiers = tiers;
+    private PiiSchema(Dictionary<(string Table, string Column), Tier> tiers, Dictionary<(string Table, string Column), FpeProfile> fpeProfiles)
+    {
+        _tiers = tiers;
+        _fpeProfiles = fpeProfiles;
+    }
 
     public static Builder CreateBuilder() => new();
 
@@ -21,10 +28,17 @@ public sealed class PiiSchema
 
     public IReadOnlyDictionary<(string Table, string Column), Tier> Tiers => _tiers;
 
+    /// <summary>The format-preserving profile of a <see cref="Tier.FormatPreserving"/> column.</summary>
+    public FpeProfile FpeProfileOf(string table, string column) =>
+        _fpeProfiles.TryGetValue((table, column), out FpeProfile? profile)
+            ? profile
+            : throw new InvalidOperationException($"Column {table}.{column} is not a format-preserving column.");
+
     public sealed class Builder
     {
         private readonly Dictionary<(string Table, string Column), Tier> _tiers = [];
         private readonly HashSet<(string Table, string Column)> _pii = [];
+        private readonly Dictionary<(string Table, string Column), FpeProfile> _fpeProfiles = [];
 
         internal Builder()
         {
@@ -39,6 +53,10 @@ public sealed class PiiSchema
             {
                 throw new ArgumentOutOfRangeException(nameof(tier));
             }
+            if (tier == Tier.FormatPreserving)
+            {
+                throw new ArgumentException("Declare a format-preserving column with FpeField, which names its profile.", nameof(tier));
+            }
             if (!_tiers.TryAdd((table, column), tier))
             {
                 throw new InvalidOperationException($"Column {table}.{column} is declared twice.");
@@ -52,6 +70,21 @@ public sealed class PiiSchema
             ArgumentException.ThrowIfNullOrEmpty(table);
             ArgumentException.ThrowIfNullOrEmpty(column);
             _pii.Add((table, column));
+            return this;
+        }
+
+        /// <summary>
+        /// Declares a PII column stored as an FF1 token in <paramref name="profile"/>'s format (<see cref="Tier.FormatPreserving"/>).
+        /// </summary>
+        public Builder FpeField(string table, string column, FpeProfile profile)
+        {
+            ArgumentNullException.ThrowIfNull(profile);
+            Pii(table, column);
+            if (!_tiers.TryAdd((table, column), Tier.FormatPreserving))
+            {
+                throw new InvalidOperationException($"Column {table}.{column} is declared twice.");
+            }
+            _fpeProfiles.Add((table, column), profile);
             return this;
         }
 
@@ -78,7 +111,8 @@ public sealed class PiiSchema
             {
                 throw new InvalidOperationException("PII schema is invalid: " + string.Join("; ", problems) + ".");
             }
-            return new PiiSchema(new Dictionary<(string Table, string Column), Tier>(_tiers));
+            return new PiiSchema(new Dictionary<(string Table, string Column), Tier>(_tiers),
+                new Dictionary<(string Table, string Column), FpeProfile>(_fpeProfiles));
         }
     }
 }

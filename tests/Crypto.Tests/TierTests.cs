@@ -1,4 +1,5 @@
 using Pii.Crypto.Fields;
+using Pii.Crypto.Fpe;
 using Pii.Crypto.Keys;
 using Pii.Crypto.Tiers;
 
@@ -82,6 +83,45 @@ public sealed class TierTests : IDisposable
     public void A_schema_with_tier_three_needs_an_application_key()
     {
         PiiSchema schema = PiiSchema.CreateBuilder().PiiField("patients", "ssn", Tier.Three).Build();
+        using var deks = new DekManager(_kek, _store);
+        Assert.Throws<InvalidOperationException>(() => new TieredFieldProtector(schema, deks, applicationKey: null));
+    }
+
+    [Fact]
+    public async Task A_format_preserving_column_stores_an_ff1_token_in_the_values_shape()
+    {
+        PiiSchema schema = PiiSchema.CreateBuilder()
+            .FpeField("claims", "member_ssn", FpeProfile.Ssn)
+            .PiiField("claims", "email", Tier.Two)
+            .Build();
+        Assert.Equal(Tier.FormatPreserving, schema.TierOf("claims", "member_ssn"));
+        using var deks = new DekManager(_kek, _store);
+        using var fpeKey = new Ff1(new byte[32].Select((_, i) => (byte)(i * 5)).ToArray());
+        var protector = new TieredFieldProtector(schema, deks, applicationKey: null, fpeKey);
+        var row1 = new FieldContext("claims", "member_ssn", "c1");
+        var row2 = new FieldContext("claims", "member_ssn", "c2");
+
+        byte[] stored = (await protector.ProtectAsync("claims", FieldMode.Deterministic, "078-05-1120"u8.ToArray(), row1))!;
+        string token = System.Text.Encoding.UTF8.GetString(stored);
+        Assert.Matches(@"^\d{3}-\d{2}-\d{4}$", token);
+        Assert.Equal(FpeProfile.Ssn.Encrypt(fpeKey, "078-05-1120", "claims", "member_ssn"), token);
+        // Deterministic across rows: what lets a downstream system join on the token, and what it leaks.
+        Assert.Equal(stored, await protector.ProtectAsync("claims", FieldMode.Deterministic, "078-05-1120"u8.ToArray(), row2));
+        Assert.Equal("078-05-1120"u8.ToArray(), await protector.UnprotectAsync(stored, row2));
+        Assert.Null(await protector.ProtectAsync("claims", FieldMode.Deterministic, null, row1));
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => protector.ProtectAsync("claims", FieldMode.Randomized, "078051120"u8.ToArray(), row1));
+        await Assert.ThrowsAsync<MalformedInputException>(() => protector.ProtectAsync("claims", FieldMode.Deterministic, "07805112"u8.ToArray(), row1));
+        await Assert.ThrowsAsync<MalformedInputException>(() => protector.ProtectAsync("claims", FieldMode.Deterministic, [0xff, 0xfe, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30], row1));
+    }
+
+    [Fact]
+    public void A_format_preserving_column_needs_a_profile_and_an_fpe_key()
+    {
+        Assert.Throws<ArgumentException>(() => PiiSchema.CreateBuilder().Field("claims", "member_ssn", Tier.FormatPreserving));
+        Assert.Throws<InvalidOperationException>(() => PiiSchema.CreateBuilder().PiiField("claims", "member_ssn", Tier.Two).FpeField("claims", "member_ssn", FpeProfile.Ssn));
+        PiiSchema schema = PiiSchema.CreateBuilder().FpeField("claims", "member_ssn", FpeProfile.Ssn).Build();
+        Assert.Throws<InvalidOperationException>(() => schema.FpeProfileOf("claims", "email"));
         using var deks = new DekManager(_kek, _store);
         Assert.Throws<InvalidOperationException>(() => new TieredFieldProtector(schema, deks, applicationKey: null));
     }
