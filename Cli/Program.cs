@@ -6,6 +6,7 @@ var root = new RootCommand("pii: field, key and stream tools for PiiAspire");
 root.Subcommands.Add(KeywrapCommands.Create());
 root.Subcommands.Add(SivCommands.Create());
 root.Subcommands.Add(FpeCommands.Create());
+root.Subcommands.Add(KeyCommands.Create());
 root.Subcommands.Add(FieldCommands.Create());
 root.Subcommands.Add(BlindIndexCommands.Create());
 root.Subcommands.Add(AuditCommands.Create());
