@@ -17,6 +17,16 @@ public sealed class KmsProcess : IDisposable
 
     public Uri Address { get; }
 
+    /// <summary>The service's own process (<c>dotnet Pii.Kms.dll</c> runs the app in the host process).</summary>
+    public int ProcessId => _process.Id;
+
+    /// <summary>A field of <c>/proc/&lt;pid&gt;/status</c> in kB, e.g. VmRSS (resident now) or VmHWM (peak resident).</summary>
+    public long StatusKilobytes(string field)
+    {
+        var line = File.ReadLines($"/proc/{ProcessId}/status").First(l => l.StartsWith(field + ":", StringComparison.Ordinal));
+        return long.Parse(line[(field.Length + 1)..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>The service and the CLI are project references, so their built apps sit beside the tests.</summary>
     public static string BuiltDll(string dll) => Path.Combine(AppContext.BaseDirectory, dll);
 

@@ -16,7 +16,9 @@ public sealed class KmsServerFixture : IDisposable
     {
     }
 
-    internal KmsServerFixture(bool withMasterKey, string? auditPath)
+    /// <param name="kestrelPort">When given, the app listens on this loopback port with real Kestrel (path decoding and
+    /// normalisation as in production) instead of the in-memory test server.</param>
+    internal KmsServerFixture(bool withMasterKey, string? auditPath, int? kestrelPort = null)
     {
         Root = Directory.CreateTempSubdirectory("kms-test-").FullName;
         Directory.CreateDirectory(Path.Combine(Root, "data"));
@@ -32,7 +34,18 @@ public sealed class KmsServerFixture : IDisposable
         ConfigFile = Path.Combine(Root, "kms.json");
         File.WriteAllText(ConfigFile, ConfigJson(Path.Combine(Root, "data", "kms.db"), MasterKeyFile, AuditPath, RootTokenFile, "127.0.0.1:0"));
         Factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b => b.UseSetting("Kms:ConfigFile", ConfigFile));
-        Client = Factory.CreateClient();
+        if (kestrelPort is { } port)
+        {
+            Address = new Uri($"http://127.0.0.1:{port}/");
+            Factory.UseKestrel(o => o.Listen(System.Net.IPAddress.Loopback, port));
+            Factory.StartServer();
+            Client = Factory.CreateClient(new WebApplicationFactoryClientOptions { BaseAddress = Address });
+        }
+        else
+        {
+            Client = Factory.CreateClient();
+        }
+
         if (withMasterKey)
         {
             RootToken = File.ReadAllText(RootTokenFile).Trim();
@@ -46,6 +59,9 @@ public sealed class KmsServerFixture : IDisposable
     public string ConfigFile { get; }
     public WebApplicationFactory<Program> Factory { get; }
     public HttpClient Client { get; }
+
+    /// <summary>The Kestrel address when started with a port; null for the in-memory test server.</summary>
+    public Uri? Address { get; }
     public string RootToken { get; } = "";
 
     public static string ConfigJson(string dbPath, string masterKeyFile, string auditPath, string rootTokenFile, string address) =>

@@ -17,7 +17,7 @@ public static class AuthApi
 
     public static IEndpointRouteBuilder MapAuthApi(this IEndpointRouteBuilder app)
     {
-        var token = app.MapGroup("/v1/auth/token");
+        var token = app.MapVaultGroup("/v1/auth/token");
         token.MapMethods("/create", Write, Create);
         token.MapGet("/lookup-self", LookupSelf);
         token.MapMethods("/revoke", Write, Revoke);

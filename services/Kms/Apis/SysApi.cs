@@ -16,7 +16,7 @@ public static class SysApi
 
     public static IEndpointRouteBuilder MapSysApi(this IEndpointRouteBuilder app)
     {
-        var sys = app.MapGroup("/v1/sys");
+        var sys = app.MapVaultGroup("/v1/sys");
         sys.MapMethods("/health", ["GET", "HEAD"], Health);
         sys.MapMethods("/policies/acl", ["LIST"], ListPolicies);
         sys.MapGet("/policies/acl", (HttpContext c, KmsRuntime r) => c.Vault().Operation == "list" ? ListPolicies(c, r) : VaultResult.Error(405, "unsupported operation"));

@@ -18,7 +18,7 @@ public static class TransitDataApi
 
     public static IEndpointRouteBuilder MapTransitDataApi(this IEndpointRouteBuilder app)
     {
-        var transit = app.MapGroup("/v1/transit");
+        var transit = app.MapVaultGroup("/v1/transit");
         transit.MapMethods("/encrypt/{name}", Write, Encrypt);
         transit.MapMethods("/decrypt/{name}", Write, Decrypt);
         transit.MapMethods("/rewrap/{name}", Write, Rewrap);

@@ -13,7 +13,7 @@ public static class TransitKeysApi
 
     public static IEndpointRouteBuilder MapTransitKeysApi(this IEndpointRouteBuilder app)
     {
-        var keys = app.MapGroup("/v1/transit/keys");
+        var keys = app.MapVaultGroup("/v1/transit/keys");
         keys.MapMethods("", ["LIST"], List);
         keys.MapGet("", ListOrUnsupported);
         keys.MapMethods("/{name}", Write, Create);
@@ -22,7 +22,7 @@ public static class TransitKeysApi
         keys.MapMethods("/{name}/config", Write, Config);
         keys.MapMethods("/{name}/rotate", Write, Rotate);
         keys.MapMethods("/{name}/trim", Write, Trim);
-        var config = app.MapGroup("/v1/transit/config/keys");
+        var config = app.MapVaultGroup("/v1/transit/config/keys");
         config.MapGet("", ReadMountConfig);
         config.MapMethods("", Write, WriteMountConfig);
         return app;

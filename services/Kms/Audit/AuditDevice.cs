@@ -23,6 +23,7 @@ public sealed class AuditDevice(AuditChainWriter writer, byte[] hmacKey, TimePro
 
     // One reusable HMAC context per thread: creating an HMAC per value dominates the cost of large batches.
     private readonly ThreadLocal<IncrementalHash> _hmac = new(() => IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, hmacKey), trackAllValues: true);
+    private readonly ThreadLocal<Encoder> _encoder = new(() => Encoding.UTF8.GetEncoder());
 
     public void LogRequest(VaultRequest request)
     {
@@ -98,20 +99,24 @@ public sealed class AuditDevice(AuditChainWriter writer, byte[] hmacKey, TimePro
         }
 
         _hmac.Dispose();
+        _encoder.Dispose();
         CryptographicOperations.ZeroMemory(hmacKey);
     }
 
     private void FormatHash(string value, Span<char> destination)
     {
         var hmac = _hmac.Value!;
-        var maxBytes = Encoding.UTF8.GetMaxByteCount(value.Length);
-        var rented = maxBytes > 1024 ? ArrayPool<byte>.Shared.Rent(maxBytes) : null;
-        Span<byte> utf8 = rented ?? stackalloc byte[1024];
-        var length = Encoding.UTF8.GetBytes(value, utf8);
-        hmac.AppendData(utf8[..length]);
-        if (rented is not null)
+
+        // Encoded in stack-sized chunks: a 31 MB value must not need a 93 MB buffer (which a pool would keep for good).
+        Span<byte> utf8 = stackalloc byte[4096];
+        ReadOnlySpan<char> rest = value;
+        var completed = false;
+        while (!completed)
         {
-            ArrayPool<byte>.Shared.Return(rented);
+            var encoder = _encoder.Value!;
+            encoder.Convert(rest, utf8, flush: true, out var charsUsed, out var bytesUsed, out completed);
+            hmac.AppendData(utf8[..bytesUsed]);
+            rest = rest[charsUsed..];
         }
 
         Span<byte> mac = stackalloc byte[32];

@@ -35,7 +35,7 @@ public static class KmsExtensions
         app.MapAuthApi();
         app.MapTransitKeysApi();
         app.MapTransitDataApi();
-        app.Map("/v1/{**rest}", (string rest) => IsKnownMount(rest)
+        app.MapVaultGroup("/v1").Map("/{**rest}", (string rest) => IsKnownMount(rest)
             ? VaultResult.Error(405, "unsupported operation")
             : VaultResult.Error(404, $"no handler for route \"{rest}\". route entry not found."));
         return app;

@@ -51,6 +51,7 @@ public sealed partial class KmsRuntime : IDisposable
         if (settings.AuditPath is { } auditPath)
         {
             var hmacKey = Store.GetOrCreateSecret("audit-hmac-key", () => RandomNumberGenerator.GetBytes(32));
+            PrivateFiles.Prepare(auditPath);
             Audit = new AuditDevice(new AuditChainWriter(auditPath), hmacKey, time);
         }
     }

@@ -16,12 +16,13 @@ public sealed record BootstrapToken(string File, IReadOnlyList<string> Policies)
 ///   "root_token_file": "/abs/root-token",                 // first start: this token becomes root (written if missing)
 ///   "policies":   {"dir": "/abs/policies"},               // optional; *.hcl installed by file name at start
 ///   "tokens":     [{"file": "/abs/etl.token", "policies": ["etl"]}],  // optional bootstrap service tokens
-///   "auto_rotate_check_seconds": 60 }                     // optional
+///   "auto_rotate_check_seconds": 60,                      // optional
+///   "max_concurrent_large_bodies": 4 }                    // optional; bodies over 1 MiB read at once
 /// </code>
 /// ASPNETCORE_URLS (or the <c>urls</c> setting) wins over the listener address.
 /// Without a file, the same settings may come from IConfiguration (e.g. env <c>Kms__StoragePath</c>):
 /// <c>Kms:ListenAddress</c>, <c>Kms:StoragePath</c>, <c>Kms:MasterKeyFile</c> | <c>Kms:MasterKeyEnv</c>,
-/// <c>Kms:AuditPath</c>, <c>Kms:RootTokenFile</c>, <c>Kms:PoliciesDir</c>.
+/// <c>Kms:AuditPath</c>, <c>Kms:RootTokenFile</c>, <c>Kms:PoliciesDir</c>, <c>Kms:MaxConcurrentLargeBodies</c>.
 /// </summary>
 public sealed record KmsSettings
 {
@@ -37,6 +38,11 @@ public sealed record KmsSettings
     public string? PoliciesDir { get; init; }
     public IReadOnlyList<BootstrapToken> Tokens { get; init; } = [];
     public TimeSpan AutoRotateCheckInterval { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How many request bodies above 1 MiB are read at once (the rest wait): bounds the memory big bodies take.</summary>
+    public int MaxConcurrentLargeBodies { get; init; } = DefaultMaxConcurrentLargeBodies;
+
+    public const int DefaultMaxConcurrentLargeBodies = 4;
 
     /// <summary>Vault-style flags this process understands, and the arguments left for ASP.NET Core.</summary>
     public sealed record CommandLine(bool Dev, string? DevRootTokenId, string? DevListenAddress, string? ConfigFile, string[] Rest)
@@ -86,7 +92,7 @@ public sealed record KmsSettings
         if (dev)
         {
             var dir = Path.Combine(Path.GetTempPath(), "pii-kms-dev-" + Guid.NewGuid().ToString("N"));
-            Directory.CreateDirectory(dir);
+            Storage.PrivateFiles.CreateDirectory(dir);
             return new KmsSettings
             {
                 Dev = true,
@@ -113,6 +119,8 @@ public sealed record KmsSettings
                 AuditPath = configuration["Kms:AuditPath"],
                 RootTokenFile = configuration["Kms:RootTokenFile"],
                 PoliciesDir = configuration["Kms:PoliciesDir"],
+                MaxConcurrentLargeBodies = configuration.GetValue("Kms:MaxConcurrentLargeBodies", DefaultMaxConcurrentLargeBodies) is > 0 and var m
+                    ? m : DefaultMaxConcurrentLargeBodies,
             };
         }
 
@@ -146,6 +154,7 @@ public sealed record KmsSettings
             PoliciesDir = Get(root, "policies", "dir"),
             Tokens = tokens,
             AutoRotateCheckInterval = root.TryGetProperty("auto_rotate_check_seconds", out var s) ? TimeSpan.FromSeconds(s.GetDouble()) : TimeSpan.FromSeconds(60),
+            MaxConcurrentLargeBodies = root.TryGetProperty("max_concurrent_large_bodies", out var m) && m.GetInt32() > 0 ? m.GetInt32() : DefaultMaxConcurrentLargeBodies,
         };
     }
 

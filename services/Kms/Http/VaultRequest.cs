@@ -27,10 +27,18 @@ public sealed class VaultRequest
     public VaultResult? Response { get; set; }
 
     public string? RemoteAddress { get; init; }
+
+    /// <summary>
+    /// Set by the pipeline once the token, ACL and audit steps passed and the path named this handler exactly; only then
+    /// may a handler run (see <see cref="VaultEndpoints"/>).
+    /// </summary>
+    public bool Admitted { get; set; }
 }
 
 public static class VaultRequestExtensions
 {
     public static VaultRequest Vault(this HttpContext context) =>
-        context.Features.Get<VaultRequest>() ?? throw new InvalidOperationException("The Vault pipeline did not run for this request.");
+        context.Features.Get<VaultRequest>() is { Admitted: true } request
+            ? request
+            : throw new InvalidOperationException("The Vault pipeline did not admit this request.");
 }

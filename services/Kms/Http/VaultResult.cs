@@ -40,18 +40,14 @@ public sealed class VaultResult(int statusCode, JsonObject? body) : IResult
 
     public static VaultResult Raw(int statusCode, JsonObject body) => new(statusCode, body);
 
-    /// <summary>Inside the pipeline the result is only recorded; the pipeline writes it after auditing.</summary>
+    /// <summary>
+    /// A handler's result is only recorded; the pipeline writes it after auditing. Outside an admitted request there is
+    /// nothing to record it in, and writing it unaudited would be a bypass, so that is refused.
+    /// </summary>
     public Task ExecuteAsync(HttpContext httpContext)
     {
-        ArgumentNullException.ThrowIfNull(httpContext);
-        var request = httpContext.Features.Get<VaultRequest>();
-        if (request is not null)
-        {
-            request.Response = this;
-            return Task.CompletedTask;
-        }
-
-        return WriteAsync(httpContext);
+        httpContext.Vault().Response = this;
+        return Task.CompletedTask;
     }
 
     public async Task WriteAsync(HttpContext httpContext)

@@ -21,6 +21,7 @@ public sealed class KmsStore : IDisposable
 
     public KmsStore(string path, MasterKeySealer? sealer)
     {
+        PrivateFiles.Prepare(path, path + "-wal", path + "-shm");
         _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false }.ToString();
         _sealer = sealer;
         _connection = new SqliteConnection(_connectionString);
