@@ -204,6 +204,7 @@ public sealed class PipelineBypassTests : IDisposable
         "type" => "plaintext",
         "algorithm" => "sha2-256",
         "device" => "file",
+        "version" => "1",
         "rest" => "transit/keys/victim",
         _ => throw new InvalidOperationException("no test value for route parameter " + parameter),
     };

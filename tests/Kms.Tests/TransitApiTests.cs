@@ -244,7 +244,7 @@ public sealed class TransitApiTests(KmsServerFixture server) : IClassFixture<Kms
         var key = await NewKey();
         Assert.Equal(400, (await server.AsRoot("POST", $"transit/keys/{key}/config", new { min_decryption_version = 5 })).Status);
         Assert.Equal(400, (await server.AsRoot("POST", $"transit/keys/{key}/config", new { min_encryption_version = -1 })).Status);
-        Assert.Equal(400, (await server.AsRoot("POST", $"transit/keys/{key}/config", new { exportable = true })).Status);
+        Assert.Equal(400, (await server.AsRoot("POST", $"transit/keys/{key}/config", new { auto_rotate_period = "59m" })).Status);
         var zero = await server.AsRoot("POST", $"transit/keys/{key}/config", new { min_decryption_version = 0 });
         Assert.Equal(200, zero.Status);
         Assert.Equal(1, zero.Data["min_decryption_version"]!.GetValue<int>());

@@ -32,16 +32,13 @@ public static class TransitKeysApi
     {
         var request = context.Vault();
         var f = new RequestFields(request, "type", "derived", "convergent_encryption", "exportable", "allow_plaintext_backup", "auto_rotate_period", "key_size", "context");
-        if (f.GetBool("exportable") == true || f.GetBool("allow_plaintext_backup") == true)
-        {
-            throw VaultException.BadRequest("this server does not allow exportable keys or plaintext backups");
-        }
-
         var creation = new KeyCreation(
             f.GetString("type") ?? TransitPolicy.Aes256Gcm96,
             f.GetBool("derived") ?? false,
             f.GetBool("convergent_encryption") ?? false,
-            f.DurationSeconds("auto_rotate_period") ?? 0);
+            f.DurationSeconds("auto_rotate_period") ?? 0,
+            f.GetBool("exportable") ?? false,
+            f.GetBool("allow_plaintext_backup") ?? false);
         var (policy, existed) = runtime.Keys.GetOrCreate(name, creation);
         if (existed)
         {

@@ -35,6 +35,7 @@ public static class KmsExtensions
         app.MapAuthApi();
         app.MapTransitKeysApi();
         app.MapTransitDataApi();
+        app.MapTransitBackupApi();
         app.MapVaultGroup("/v1").Map("/{**rest}", (string rest) => IsKnownMount(rest)
             ? VaultResult.Error(405, "unsupported operation")
             : VaultResult.Error(404, $"no handler for route \"{rest}\". route entry not found."));

@@ -5,7 +5,8 @@ using Pii.Kms.Storage;
 namespace Pii.Kms.Transit;
 
 /// <summary>Settings a key may be created with (Vault's create-key and encrypt-upsert fields).</summary>
-public sealed record KeyCreation(string Type = TransitPolicy.Aes256Gcm96, bool Derived = false, bool Convergent = false, long AutoRotatePeriodSeconds = 0);
+public sealed record KeyCreation(string Type = TransitPolicy.Aes256Gcm96, bool Derived = false, bool Convergent = false, long AutoRotatePeriodSeconds = 0,
+    bool Exportable = false, bool AllowPlaintextBackup = false);
 
 /// <summary>Changes requested through <c>keys/:name/config</c>; null = leave unchanged.</summary>
 public sealed record KeyConfigChange(int? MinDecryptionVersion, int? MinEncryptionVersion, bool? DeletionAllowed, bool? Exportable, bool? AllowPlaintextBackup, long? AutoRotatePeriodSeconds);
@@ -61,7 +62,8 @@ public sealed class KeyRing(KmsStore store, TimeProvider time)
                 return (existing, true);
             }
 
-            var policy = TransitPolicy.Create(name, creation.Derived, creation.Convergent, creation.AutoRotatePeriodSeconds, time.GetUtcNow());
+            var policy = TransitPolicy.Create(name, creation.Derived, creation.Convergent, creation.AutoRotatePeriodSeconds, time.GetUtcNow())
+                with { Exportable = creation.Exportable, AllowPlaintextBackup = creation.AllowPlaintextBackup };
             store.SaveKey(policy);
             _keys[name] = policy;
             return (policy, false);
@@ -119,6 +121,54 @@ public sealed class KeyRing(KmsStore store, TimeProvider time)
 
             store.DeleteKey(name);
             _keys.TryRemove(name, out _);
+        }
+    }
+
+    /// <summary>
+    /// Vault's <c>transit/backup/:name</c>: the whole key ring (every version not trimmed, with its AES and HMAC keys and
+    /// the key's settings) as base64 of a JSON document, see <see cref="KeyBackup"/>. Only for keys that are both
+    /// <c>exportable</c> and <c>allow_plaintext_backup</c>, as in Vault.
+    /// </summary>
+    public string Backup(string name)
+    {
+        var policy = Find(name) ?? throw VaultException.BadRequest($"key \"{name}\" not found");
+        if (!policy.Exportable)
+        {
+            throw VaultException.BadRequest("exporting is disallowed on the policy");
+        }
+
+        if (!policy.AllowPlaintextBackup)
+        {
+            throw VaultException.BadRequest("plaintext backup is disallowed on the policy");
+        }
+
+        return KeyBackup.Write(policy, time.GetUtcNow());
+    }
+
+    /// <summary>
+    /// Vault's <c>transit/restore[/:name]</c>: brings a backed-up key ring back under its own name or <paramref name="name"/>.
+    /// An existing key is replaced only with <paramref name="force"/>; the write is one transaction, as every key change.
+    /// </summary>
+    public void Restore(string? name, string backup, bool force)
+    {
+        var restored = KeyBackup.Read(backup);
+        var target = string.IsNullOrEmpty(name) ? restored.Name : name;
+        if (target.Contains('/', StringComparison.Ordinal))
+        {
+            throw VaultException.BadRequest("invalid key name");
+        }
+
+        ValidateCreation(new KeyCreation(restored.Type, restored.Derived, restored.ConvergentEncryption, restored.AutoRotatePeriodSeconds));
+        lock (_writeLock)
+        {
+            if (_keys.ContainsKey(target) && !force)
+            {
+                throw VaultException.BadRequest($"key \"{target}\" already exists");
+            }
+
+            var policy = restored with { Name = target };
+            store.SaveKey(policy);
+            _keys[target] = policy;
         }
     }
 
@@ -242,19 +292,9 @@ public sealed class KeyRing(KmsStore store, TimeProvider time)
             throw VaultException.BadRequest("exportable key cannot be made non-exportable");
         }
 
-        if (c.Exportable == true)
-        {
-            throw VaultException.BadRequest("this server does not allow exportable keys");
-        }
-
         if (c.AllowPlaintextBackup == false && p.AllowPlaintextBackup)
         {
             throw VaultException.BadRequest("plaintext backups cannot be disabled once enabled");
-        }
-
-        if (c.AllowPlaintextBackup == true)
-        {
-            throw VaultException.BadRequest("this server does not allow plaintext backups");
         }
 
         if (c.AutoRotatePeriodSeconds is { } period)
@@ -267,6 +307,8 @@ public sealed class KeyRing(KmsStore store, TimeProvider time)
             MinDecryptionVersion = minDecryption,
             MinEncryptionVersion = minEncryption,
             DeletionAllowed = c.DeletionAllowed ?? p.DeletionAllowed,
+            Exportable = p.Exportable || c.Exportable == true,
+            AllowPlaintextBackup = p.AllowPlaintextBackup || c.AllowPlaintextBackup == true,
             AutoRotatePeriodSeconds = c.AutoRotatePeriodSeconds ?? p.AutoRotatePeriodSeconds,
         };
     }
