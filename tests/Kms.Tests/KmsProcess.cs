@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -8,11 +9,13 @@ namespace Pii.Kms.Tests;
 public sealed class KmsProcess : IDisposable
 {
     private readonly Process _process;
+    private readonly ConcurrentQueue<string> _output;
 
-    private KmsProcess(Process process, Uri address)
+    private KmsProcess(Process process, Uri address, ConcurrentQueue<string> output)
     {
         _process = process;
         Address = address;
+        _output = output;
     }
 
     public Uri Address { get; }
@@ -25,6 +28,26 @@ public sealed class KmsProcess : IDisposable
     {
         var line = File.ReadLines($"/proc/{ProcessId}/status").First(l => l.StartsWith(field + ":", StringComparison.Ordinal));
         return long.Parse(line[(field.Length + 1)..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>What the service wrote to stdout and stderr so far.</summary>
+    public string Output => string.Join('\n', _output);
+
+    /// <summary>Waits until the service's output contains <paramref name="text"/> (log lines arrive asynchronously).</summary>
+    public async Task<string> WaitForOutputAsync(string text)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!Output.Contains(text, StringComparison.Ordinal))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"The key service never wrote '{text}'. Output:\n{Output}");
+            }
+
+            await Task.Delay(50);
+        }
+
+        return Output;
     }
 
     /// <summary>The service and the CLI are project references, so their built apps sit beside the tests.</summary>
@@ -55,8 +78,9 @@ public sealed class KmsProcess : IDisposable
         }
 
         var process = Process.Start(psi)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        var output = new ConcurrentQueue<string>();
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         var address = new Uri($"http://127.0.0.1:{port}/");
@@ -71,10 +95,11 @@ public sealed class KmsProcess : IDisposable
 
             try
             {
-                using var response = await http.GetAsync("v1/sys/health");
+                // A sealed service is up too (tests of the seal start it sealed on purpose); callers check sys/health.
+                using var response = await http.GetAsync("v1/sys/health?sealedcode=200");
                 if (response.StatusCode == HttpStatusCode.OK)
                 {
-                    return new KmsProcess(process, address);
+                    return new KmsProcess(process, address, output);
                 }
             }
             catch (HttpRequestException)

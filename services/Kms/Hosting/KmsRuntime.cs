@@ -169,6 +169,11 @@ public sealed partial class KmsRuntime : IDisposable
             return (byte[])dev.Clone();
         }
 
+        if (settings.Pkcs11Seal is { } hsm)
+        {
+            return Pkcs11Seal.Unseal(hsm, settings.StoragePath, logger);
+        }
+
         try
         {
             string? text = null;

@@ -1,4 +1,7 @@
+using System.Globalization;
 using System.Text.Json;
+using Pii.Crypto.Pkcs11;
+using Pii.Kms.Storage;
 
 namespace Pii.Kms.Hosting;
 
@@ -12,6 +15,11 @@ public sealed record BootstrapToken(string File, IReadOnlyList<string> Policies)
 /// { "listener":   {"tcp": {"address": "127.0.0.1:8200"}},
 ///   "storage":    {"sqlite": {"path": "/abs/kms.db"}},
 ///   "master_key": {"file": "/abs/master.key"}            // or {"env": "PII_KMS_MASTER_KEY"}; 32 bytes, hex or base64
+///   // or, instead of master_key, the HSM seal (Pkcs11Seal): the root key is wrapped by an AES key inside the token
+///   "seal": {"pkcs11": {"lib": "/usr/lib/softhsm/libsofthsm2.so", "token_label": "kms" /* or "slot": "0" */,
+///            "pin_file": "/abs/hsm.pin" /* or "pin_env": "KMS_HSM_PIN" */, "key_label": "kms-root",
+///            "root_key_file": "/abs/root-key.hsm",       // the wrapped root key (default: the db path + ".root-key.hsm")
+///            "generate_key": true }},                    // optional: make the token key on the very first start only
 ///   "audit":      {"file": {"path": "/abs/audit.log"}},   // optional; without it no audit device
 ///   "root_token_file": "/abs/root-token",                 // first start: this token becomes root (written if missing)
 ///   "policies":   {"dir": "/abs/policies"},               // optional; *.hcl installed by file name at start
@@ -32,6 +40,7 @@ public sealed record KmsSettings
     public string StoragePath { get; init; } = "";
     public string? MasterKeyFile { get; init; }
     public string? MasterKeyEnv { get; init; }
+    public Pkcs11SealSettings? Pkcs11Seal { get; init; }
     public byte[]? DevMasterKey { get; init; }
     public string? AuditPath { get; init; }
     public string? RootTokenFile { get; init; }
@@ -143,8 +152,15 @@ public sealed record KmsSettings
         }
 
         var storagePath = Get(root, "storage", "sqlite", "path") ?? throw new InvalidDataException("config: storage.sqlite.path is required");
+        var pkcs11Seal = ReadPkcs11Seal(root, storagePath);
+        if (pkcs11Seal is not null && root.TryGetProperty("master_key", out _))
+        {
+            throw new InvalidDataException("config: give either master_key or seal.pkcs11, not both");
+        }
+
         return new KmsSettings
         {
+            Pkcs11Seal = pkcs11Seal,
             ListenAddress = Get(root, "listener", "tcp", "address") ?? "127.0.0.1:8200",
             StoragePath = storagePath,
             MasterKeyFile = Get(root, "master_key", "file"),
@@ -156,6 +172,39 @@ public sealed record KmsSettings
             AutoRotateCheckInterval = root.TryGetProperty("auto_rotate_check_seconds", out var s) ? TimeSpan.FromSeconds(s.GetDouble()) : TimeSpan.FromSeconds(60),
             MaxConcurrentLargeBodies = root.TryGetProperty("max_concurrent_large_bodies", out var m) && m.GetInt32() > 0 ? m.GetInt32() : DefaultMaxConcurrentLargeBodies,
         };
+    }
+
+    private static Pkcs11SealSettings? ReadPkcs11Seal(JsonElement root, string storagePath)
+    {
+        if (!root.TryGetProperty("seal", out var seal))
+        {
+            return null;
+        }
+
+        if (seal.ValueKind != JsonValueKind.Object || !seal.TryGetProperty("pkcs11", out var pkcs11) || pkcs11.ValueKind != JsonValueKind.Object)
+        {
+            throw new InvalidDataException("config: seal supports pkcs11 only");
+        }
+
+        ulong? slot = null;
+        if (Get(pkcs11, "slot") is { } slotText)
+        {
+            slot = ulong.TryParse(slotText, NumberStyles.None, CultureInfo.InvariantCulture, out var id)
+                ? id
+                : throw new InvalidDataException("config: seal.pkcs11.slot must be a decimal slot id in a string");
+        }
+
+        var options = new Pkcs11Options
+        {
+            LibraryPath = Get(pkcs11, "lib") ?? throw new InvalidDataException("config: seal.pkcs11.lib is required"),
+            SlotId = slot,
+            TokenLabel = Get(pkcs11, "token_label"),
+            PinFile = Get(pkcs11, "pin_file"),
+            PinEnvironmentVariable = Get(pkcs11, "pin_env"),
+            KeyLabel = Get(pkcs11, "key_label") ?? throw new InvalidDataException("config: seal.pkcs11.key_label is required"),
+        };
+        var generate = pkcs11.TryGetProperty("generate_key", out var g) && g.ValueKind == JsonValueKind.True;
+        return new Pkcs11SealSettings(options, Get(pkcs11, "root_key_file") ?? storagePath + ".root-key.hsm", generate);
     }
 
     private static string? Get(JsonElement element, params string[] path)
