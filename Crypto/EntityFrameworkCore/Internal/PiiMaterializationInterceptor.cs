@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 
 namespace Pii.EntityFrameworkCore.Internal;
@@ -20,7 +21,7 @@ internal sealed class PiiMaterializationInterceptor(PiiEncryption encryption) : 
         var snapshot = new EntitySnapshot(plan.Fields.Length);
         foreach (FieldPlan field in plan.Fields)
         {
-            byte[]? ciphertext = materializationData.GetPropertyValue<byte[]?>(field.Ciphertext.Name);
+            byte[]? ciphertext = materializationData.GetPropertyValue<byte[]?>(field.Ciphertext);
             object? value = null;
             int dekId = -1;
             if (ciphertext is not null)
@@ -31,7 +32,11 @@ internal sealed class PiiMaterializationInterceptor(PiiEncryption encryption) : 
             snapshot.Values[field.Ordinal] = value;
             snapshot.DekIds[field.Ordinal] = dekId;
         }
-        encryption.Snapshots.AddOrUpdate(entity, snapshot);
+        if (materializationData.QueryTrackingBehavior is not QueryTrackingBehavior.NoTracking)
+        {
+            // Only a tracked entity is saved by change detection; an untracked one attached later is re-encrypted whole.
+            encryption.Snapshots.AddOrUpdate(entity, snapshot);
+        }
         return entity;
     }
 }

@@ -66,7 +66,7 @@ internal sealed class EntityPlan(IEntityType entityType, IProperty[] key, FieldP
 {
     private static readonly MethodInfo ReadValue = typeof(MaterializationInterceptionData).GetMethods()
         .Single(m => m.Name == nameof(MaterializationInterceptionData.GetPropertyValue) && m.IsGenericMethodDefinition
-            && m.GetParameters() is [{ ParameterType: var type }] && type == typeof(string));
+            && m.GetParameters() is [{ ParameterType: var type }] && type == typeof(IPropertyBase));
 
     // MaterializationInterceptionData reads a value only as its own type, so each key column gets a typed reader.
     private readonly Func<MaterializationInterceptionData, object?>[] _keyReaders = [.. key.Select(KeyReader)];
@@ -94,7 +94,7 @@ internal sealed class EntityPlan(IEntityType entityType, IProperty[] key, FieldP
     private static Func<MaterializationInterceptionData, object?> KeyReader(IProperty property)
     {
         var data = Expression.Parameter(typeof(MaterializationInterceptionData), "data");
-        var read = Expression.Call(data, ReadValue.MakeGenericMethod(property.ClrType), Expression.Constant(property.Name));
+        var read = Expression.Call(data, ReadValue.MakeGenericMethod(property.ClrType), Expression.Constant(property, typeof(IPropertyBase)));
         return Expression.Lambda<Func<MaterializationInterceptionData, object?>>(Expression.Convert(read, typeof(object)), data).Compile();
     }
 

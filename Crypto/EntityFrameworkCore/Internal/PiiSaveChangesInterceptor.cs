@@ -67,7 +67,20 @@ internal sealed class PiiSaveChangesInterceptor(PiiEncryption encryption) : Save
             return;
         }
         var work = new List<PendingValue>();
-        foreach (EntityEntry entry in context.ChangeTracker.Entries())
+        // SaveChanges detects changes right after this interceptor; the encrypted properties are compared with their
+        // snapshots here, so a second full DetectChanges pass over every tracked entity would only cost time.
+        bool autoDetect = context.ChangeTracker.AutoDetectChangesEnabled;
+        context.ChangeTracker.AutoDetectChangesEnabled = false;
+        List<EntityEntry> entries;
+        try
+        {
+            entries = [.. context.ChangeTracker.Entries()];
+        }
+        finally
+        {
+            context.ChangeTracker.AutoDetectChangesEnabled = autoDetect;
+        }
+        foreach (EntityEntry entry in entries)
         {
             if (entry.State is not (EntityState.Added or EntityState.Modified or EntityState.Unchanged) || !map.TryGet(entry.Metadata, out EntityPlan plan))
             {
