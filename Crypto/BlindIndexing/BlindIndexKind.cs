@@ -14,4 +14,7 @@ public enum BlindIndexKind
 
     /// <summary>Unicode NFKC, lowercase (invariant), trimmed, inner whitespace collapsed to one space.</summary>
     Name,
+
+    /// <summary>No normalization: the exact string (ordinal, UTF-8). For values whose spelling is already canonical.</summary>
+    Exact,
 }

@@ -18,6 +18,7 @@ public static class Normalizer
             BlindIndexKind.Phone => Phone(value),
             BlindIndexKind.Ssn => Ssn(value),
             BlindIndexKind.Name => Name(value),
+            BlindIndexKind.Exact => value,
             _ => throw new ArgumentOutOfRangeException(nameof(kind)),
         };
     }
