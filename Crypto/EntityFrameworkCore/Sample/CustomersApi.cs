@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using Npgsql;
 
 namespace Pii.EntityFrameworkCore.Sample;
 
@@ -31,7 +32,7 @@ public static class CustomersApi
         {
             await db.SaveChangesAsync(cancellationToken);
         }
-        catch (DbUpdateException)
+        catch (DbUpdateException e) when (e.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
         {
             // The blind index on Email is unique: the same address (after normalization) is already stored.
             return TypedResults.Conflict();
