@@ -142,6 +142,15 @@ public sealed class HsmSealTests : IAsyncLifetime
             await kms.WaitForOutputAsync("is missing for an existing store; refusing to make a new root key");
         }
         Assert.False(File.Exists(RootKeyFile));
+
+        Directory.CreateDirectory(RootKeyFile);   // something unreadable where the file should be
+        using (var kms = await StartAsync())
+        using (var http = Client(kms))
+        {
+            Assert.True(await IsSealedAsync(http));
+            await kms.WaitForOutputAsync("cannot be used (the file cannot be read or written");
+        }
+        Directory.Delete(RootKeyFile);
         File.Move(moved, RootKeyFile);
 
         using (var kms = await StartAsync())

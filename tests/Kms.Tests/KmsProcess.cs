@@ -36,7 +36,7 @@ public sealed class KmsProcess : IDisposable
     /// <summary>Waits until the service's output contains <paramref name="text"/> (log lines arrive asynchronously).</summary>
     public async Task<string> WaitForOutputAsync(string text)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
         while (!Output.Contains(text, StringComparison.Ordinal))
         {
             if (DateTime.UtcNow > deadline)
@@ -85,7 +85,8 @@ public sealed class KmsProcess : IDisposable
         process.BeginErrorReadLine();
         var address = new Uri($"http://127.0.0.1:{port}/");
         using var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(2) };
-        var deadline = DateTime.UtcNow.AddSeconds(30);
+        // Start-up is a dotnet process start plus JIT: on a 2-core machine shared by several builds it has taken over 30 s.
+        var deadline = DateTime.UtcNow.AddSeconds(120);
         while (DateTime.UtcNow < deadline)
         {
             if (process.HasExited)

@@ -35,7 +35,8 @@ public static partial class Pkcs11Seal
         try
         {
             using var kek = Pkcs11Kek.Open(KekName, seal.Options, generateIfMissing: seal.GenerateKey && newStore);
-            if (File.Exists(seal.RootKeyFile))
+            // Anything at the path counts as present: only a truly absent file may lead to a new root key.
+            if (Path.Exists(seal.RootKeyFile))
             {
                 string text = File.ReadAllText(seal.RootKeyFile).Trim();
                 byte[] rootKey = kek.Unwrap(new WrappedDek(KekName, Pkcs11Kek.Version, text));
@@ -65,6 +66,11 @@ public static partial class Pkcs11Seal
         catch (CryptoException e)
         {
             LogRootKeyUnusable(logger, seal.RootKeyFile, e.Message);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            LogRootKeyUnusable(logger, seal.RootKeyFile, "the file cannot be read or written: " + e.GetType().Name);
             return null;
         }
     }
