@@ -48,6 +48,7 @@ internal static class Extensions
             sp.GetRequiredService<IHttpClientFactory>().CreateClient(DependencyChecks.KeyServiceClient), token,
             sp.GetRequiredService<IOptions<FormApiOptions>>().Value.BlindIndexKeyVersion, cancellationToken)));
         services.AddSingleton<FormApiMetrics>();
+        services.AddExceptionHandler<ServiceProblemHandler>();
         services.AddHealthChecks()
             .AddDatabaseCheck("mysql", () => new MySqlConnection(connectionString))
             .AddKeyServiceCheck()
