@@ -49,6 +49,10 @@ public sealed class FailureProblemTests(FormApiFixture fixture)
         var entries = await auditor.GetFromJsonAsync<JsonElement[]>($"/api/audit?record_id={bad}");
         Assert.Contains(entries!, e => e.GetProperty("action").GetString() == "read" && e.GetProperty("outcome").GetString() == "tampered");
         Assert.Contains(entries!, e => e.GetProperty("action").GetString() == "lookup" && e.GetProperty("outcome").GetString() == "tampered");
+
+        // The suite shares one database: a row no key can read would be quarantined by every later DEK rotation.
+        await using var cleanup = await fixture.OpenOwnerAsync();
+        await cleanup.ExecuteAsync("DELETE FROM dnc_preferences WHERE id = @id", new { id = bad.ToByteArray(bigEndian: true) });
     }
 
     [Fact]
