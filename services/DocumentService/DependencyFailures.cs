@@ -2,6 +2,7 @@ using Amazon.Runtime;
 using Amazon.S3;
 using Npgsql;
 using Pii.Crypto;
+using Pii.DocumentService.Documents;
 using Pii.Services.Shared;
 
 namespace Pii.DocumentService;
@@ -25,6 +26,12 @@ internal sealed class DependencyFailureFilter(ILogger<DependencyFailureFilter> l
         {
             context.HttpContext.Response.Clear();
             return TypedResults.Problem(title: "The request body could not be read.", statusCode: e.StatusCode);
+        }
+        catch (InvalidDataException) when (!context.HttpContext.Response.HasStarted)
+        {
+            // MultipartReader's complaint about the body (its message quotes the offending line: never logged or returned).
+            context.HttpContext.Response.Clear();
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["body"] = [DocumentsApi.MalformedMultipart] });
         }
         catch (Exception e) when (Classify(e, context.HttpContext) is { } problem)
         {

@@ -37,6 +37,7 @@ internal static class DocumentsApi
 
     /// <summary>On a list or search: how many matching records were left out because they failed their integrity check.</summary>
     public const string IntegrityFailuresHeader = "X-Integrity-Failures";
+    public const string MalformedMultipart = "The multipart/form-data body is malformed (a header line, boundary or part is not valid).";
     private const int MaxFileNameLength = 255;
     private const int MaxContentTypeLength = 127;
 
@@ -78,9 +79,17 @@ internal static class DocumentsApi
             var reader = new MultipartReader(boundary, request.Body) { HeadersLengthLimit = 16 * 1024 };
             MultipartSection? section;
             ContentDispositionHeaderValue? disposition = null;
-            while ((section = await reader.ReadNextSectionAsync(cancellationToken)) is not null)
+            try
             {
-                if (ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out disposition) && disposition.IsFileDisposition()) break;
+                while ((section = await reader.ReadNextSectionAsync(cancellationToken)) is not null)
+                {
+                    if (ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out disposition) && disposition.IsFileDisposition()) break;
+                }
+            }
+            catch (Exception e) when (e is InvalidDataException || (e is IOException && !http.RequestAborted.IsCancellationRequested))
+            {
+                // A bad header line, or a body that ends before its closing boundary although the client sent all of it.
+                return Invalid("body", MalformedMultipart);
             }
             if (section is null || disposition is null) return Invalid("file", "The form has no file part.");
             fileName = HeaderUtilities.RemoveQuotes(disposition.FileNameStar.HasValue ? disposition.FileNameStar : disposition.FileName).Value;
