@@ -36,12 +36,19 @@ internal sealed class ProblemDetailsStartupFilter : IStartupFilter
     };
 }
 
-/// <summary>Replaces the developer exception page's output with the same problem details production gives.</summary>
-internal sealed class ProblemDetailsDeveloperPageFilter(IProblemDetailsService problemDetails) : IDeveloperPageExceptionFilter
+/// <summary>
+/// Replaces the developer exception page's output with the same problem details production gives: the service's
+/// <see cref="IExceptionHandler"/>s first (as UseExceptionHandler runs them in production), then a plain 500.
+/// </summary>
+internal sealed class ProblemDetailsDeveloperPageFilter(IProblemDetailsService problemDetails, IEnumerable<IExceptionHandler> handlers) : IDeveloperPageExceptionFilter
 {
     public async Task HandleExceptionAsync(ErrorContext errorContext, Func<ErrorContext, Task> next)
     {
         var context = errorContext.HttpContext;
+        foreach (var handler in handlers)
+        {
+            if (await handler.TryHandleAsync(context, errorContext.Exception, context.RequestAborted)) return;
+        }
         var status = ProblemDetailsSetup.StatusCodeFor(errorContext.Exception);
         context.Response.StatusCode = status;
         await problemDetails.WriteAsync(new ProblemDetailsContext

@@ -54,6 +54,7 @@ internal static class TelemetrySetup
             logging.IncludeFormattedMessage = true;
             logging.IncludeScopes = true;
             logging.AddProcessor(new RedactingLogProcessor());
+            logging.AddExceptionScrubbing();
             logging.AddOtlpExporter();
         });
 
@@ -62,6 +63,7 @@ internal static class TelemetrySetup
             .ConfigureServices(services => services.AddSingleton<IConfiguration>(configuration))
             .AddSource([.. BuiltInActivitySources, ownSource])
             .AddProcessor(new RedactingSpanProcessor())
+            .AddExceptionScrubbing()
             .AddOtlpExporter()
             .Build());
         builder.Services.AddSingleton(_ => Sdk.CreateMeterProviderBuilder()

@@ -1,15 +1,18 @@
 using Amazon.Runtime;
+using Amazon.S3;
 using Npgsql;
 using Pii.Crypto;
-using Pii.Crypto.Transit;
+using Pii.DocumentService.Documents;
+using Pii.Services.Shared;
 
 namespace Pii.DocumentService;
 
 /// <summary>
-/// The one deliberate 5xx: a dependency (key service, S3, PostgreSQL) that is down or answers with an error, or a
-/// stored object that fails authentication, becomes 503 problem details with a stable title and no internals. When a
-/// response has already started streaming, the connection is aborted instead, so a client never takes a truncated
-/// body for a whole one.
+/// Dependency and integrity failures become problem details with a stable <c>type</c> (<see cref="ServiceProblems"/>):
+/// a dependency (key service, S3, PostgreSQL) that is down or answers with an error is a 503; a stored record or object
+/// that fails authentication, is missing or is shorter than its metadata is a 502 integrity failure, titled for what
+/// failed (document or patient record). No internals in either. When a response has already started streaming, the
+/// connection is aborted instead, so a client never takes a truncated body for a whole one.
 /// </summary>
 internal sealed class DependencyFailureFilter(ILogger<DependencyFailureFilter> logger) : IEndpointFilter
 {
@@ -24,7 +27,13 @@ internal sealed class DependencyFailureFilter(ILogger<DependencyFailureFilter> l
             context.HttpContext.Response.Clear();
             return TypedResults.Problem(title: "The request body could not be read.", statusCode: e.StatusCode);
         }
-        catch (Exception e) when (Describe(e) is { } title)
+        catch (InvalidDataException) when (!context.HttpContext.Response.HasStarted)
+        {
+            // MultipartReader's complaint about the body (its message quotes the offending line: never logged or returned).
+            context.HttpContext.Response.Clear();
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["body"] = [DocumentsApi.MalformedMultipart] });
+        }
+        catch (Exception e) when (Classify(e, context.HttpContext) is { } problem)
         {
             var http = context.HttpContext;
             if (http.RequestAborted.IsCancellationRequested)
@@ -32,7 +41,7 @@ internal sealed class DependencyFailureFilter(ILogger<DependencyFailureFilter> l
                 Log.ClientGone(logger, http.Request.Path.Value ?? "");
                 return Results.Empty;
             }
-            Log.DependencyFailed(logger, title, e.GetType().Name, http.Request.Method, http.GetEndpoint()?.DisplayName);
+            Log.DependencyFailed(logger, problem.Title, e.GetType().Name, http.Request.Method, http.GetEndpoint()?.DisplayName);
             if (http.Response.HasStarted)
             {
                 http.Abort();
@@ -40,18 +49,22 @@ internal sealed class DependencyFailureFilter(ILogger<DependencyFailureFilter> l
             }
             // Headers already set for the download (Content-Length, Content-Range, disposition) must not describe the problem body.
             http.Response.Clear();
-            return TypedResults.Problem(title: title, statusCode: StatusCodes.Status503ServiceUnavailable);
+            return problem.ToResult();
         }
     }
 
-    public static string? Describe(Exception e) => e switch
+    public static ServiceProblem? Classify(Exception e, HttpContext http) => e switch
     {
-        TransitException => "The key service is unavailable.",
-        AmazonServiceException => "Object storage is unavailable.",
-        NpgsqlException => "The database is unavailable.",
-        HttpRequestException or TaskCanceledException { InnerException: TimeoutException } => "A dependency is unavailable.",
-        CryptoException => "The stored document failed its integrity check.",
-        OperationCanceledException or IOException => "The request was interrupted.",
-        _ => null,
+        CryptoException or AmazonS3Exception { ErrorCode: "NoSuchKey" or "InvalidRange" } => ServiceProblems.IntegrityFailure(IsDocumentRoute(http)
+            ? "The stored document failed its integrity check."
+            : "The stored patient record failed its integrity check."),
+        AmazonServiceException => ServiceProblems.Unavailable("Object storage is unavailable."),
+        NpgsqlException => ServiceProblems.Unavailable("The database is unavailable."),
+        OperationCanceledException and not TaskCanceledException { InnerException: TimeoutException } or IOException
+            => ServiceProblems.Unavailable("The request was interrupted."),
+        _ => ServiceProblems.Classify(e),
     };
+
+    private static bool IsDocumentRoute(HttpContext http) =>
+        http.GetEndpoint() is RouteEndpoint { RoutePattern.RawText: { } pattern } && pattern.Contains("documents", StringComparison.Ordinal);
 }

@@ -27,4 +27,8 @@ internal static partial class Log
     [LoggerMessage(Level = LogLevel.Error, Message = "{Count} patients have no MRN index (their MRN is stored again by another patient, or does not decrypt), first ids: {PatientIds}. "
         + "They are kept but not found by MRN search; the old ciphertext unique index stays until they are merged or corrected.")]
     public static partial void MrnIndexIncomplete(ILogger logger, int count, string patientIds);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Count} rows could not be re-encrypted bound to their record (they fail their integrity check), first ids: {Ids}. "
+        + "They are kept and read as integrity failures until corrected.")]
+    public static partial void RebindIncomplete(ILogger logger, int count, string ids);
 }

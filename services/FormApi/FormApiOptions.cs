@@ -25,6 +25,20 @@ internal sealed class FormApiOptions
 
     public int RateLimitPerSecond { get; set; } = 10;
 
+    /// <summary>Token bucket for all clients together on the submission routes (many addresses cannot add up past it).</summary>
+    public int GlobalRateLimitBurst { get; set; } = 200;
+
+    public int GlobalRateLimitPerSecond { get; set; } = 100;
+
+    /// <summary>Submissions in progress at once, all clients together; more are refused with 429.</summary>
+    public int MaxConcurrentSubmissions { get; set; } = 64;
+
+    /// <summary>Proxies (IP addresses) whose X-Forwarded-For names the client; nobody else's is believed.</summary>
+    public string[] TrustedProxies { get; set; } = [];
+
+    /// <summary>Networks (CIDR, e.g. 10.0.0.0/8) of trusted proxies, as <see cref="TrustedProxies"/>.</summary>
+    public string[] TrustedNetworks { get; set; } = [];
+
     /// <summary>Rows per transaction of the DEK re-encryption job.</summary>
     public int ReencryptionBatchSize { get; set; } = 2000;
 

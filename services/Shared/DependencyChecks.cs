@@ -46,20 +46,35 @@ internal static class DependencyChecks
             }
         });
 
-    /// <summary>Vault's sys/health: 200 active, 429/473 standby; 501 uninitialised and 503 sealed are unhealthy.</summary>
+    /// <summary>
+    /// Vault's sys/health: 200 active, 429/473 standby; 501 uninitialised and 503 sealed are unhealthy. Then, when the
+    /// service has a token (VAULT_TOKEN), <c>auth/token/lookup-self</c> with it (Vault's default policy allows it): a
+    /// revoked or expired token makes the service unable to work although the key service is up, so it is reported.
+    /// </summary>
     public static IHealthChecksBuilder AddKeyServiceCheck(this IHealthChecksBuilder builder) =>
         builder.Add(new HealthCheckRegistration("vault", services => new KeyServiceHealthCheck(
-            services.GetRequiredService<IHttpClientFactory>()), HealthStatus.Unhealthy, tags: null));
+            services.GetRequiredService<IHttpClientFactory>(), services.GetRequiredService<IConfiguration>()["VAULT_TOKEN"]), HealthStatus.Unhealthy, tags: null));
 
-    private sealed class KeyServiceHealthCheck(IHttpClientFactory clients) : IHealthCheck
+    private sealed class KeyServiceHealthCheck(IHttpClientFactory clients, string? token) : IHealthCheck
     {
         public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
         {
             try
             {
-                using var response = await clients.CreateClient(KeyServiceClient).GetAsync("v1/sys/health", cancellationToken);
+                var client = clients.CreateClient(KeyServiceClient);
+                using var response = await client.GetAsync("v1/sys/health", cancellationToken);
                 var status = (int)response.StatusCode;
-                return status < 500 ? HealthCheckResult.Healthy($"HTTP {status}") : HealthCheckResult.Unhealthy($"key service answered {status}");
+                if (status >= 500) return HealthCheckResult.Unhealthy($"key service answered {status}");
+                if (string.IsNullOrEmpty(token)) return HealthCheckResult.Healthy($"HTTP {status}");
+                using var lookup = new HttpRequestMessage(HttpMethod.Get, "v1/auth/token/lookup-self");
+                lookup.Headers.Add("X-Vault-Token", token);
+                using var self = await client.SendAsync(lookup, cancellationToken);
+                return (int)self.StatusCode switch
+                {
+                    200 => HealthCheckResult.Healthy($"HTTP {status}, token valid"),
+                    401 or 403 => HealthCheckResult.Unhealthy("key service refused this service's token (revoked or expired)"),
+                    var other => HealthCheckResult.Unhealthy($"key service answered {other} to the token check"),
+                };
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
             {

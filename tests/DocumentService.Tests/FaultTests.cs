@@ -82,8 +82,7 @@ public sealed class FaultTests(DocumentServiceFixture fixture)
         {
             request.Headers.TryAddWithoutValidation("Range", $"bytes={tamperedFrame * Frame + 10}-{tamperedFrame * Frame + 20}");
             using var response = await client.SendAsync(request);
-            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
-            Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+            await RecordBindingTests.AssertIntegrityFailureAsync(response, "document");
         }
         // A range before it still reads.
         using (var request = new HttpRequestMessage(HttpMethod.Get, $"/api/documents/{id}"))
@@ -116,14 +115,43 @@ public sealed class FaultTests(DocumentServiceFixture fixture)
 
         using var client = fixture.Client();
         using var whole = await client.GetAsync($"/api/documents/{id}");
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, whole.StatusCode);
-        Assert.Equal("application/problem+json", whole.Content.Headers.ContentType!.MediaType);
+        await RecordBindingTests.AssertIntegrityFailureAsync(whole, "document");
         // A range read takes those bytes from the authenticated copy, so it still returns the true content.
         using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/documents/{id}");
         request.Headers.TryAddWithoutValidation("Range", "bytes=0-99");
         using var partial = await client.SendAsync(request);
         Assert.Equal(HttpStatusCode.PartialContent, partial.StatusCode);
         Assert.Equal(content[..100], await partial.Content.ReadAsByteArrayAsync());
+    }
+
+    [Fact]
+    public async Task A_truncated_or_missing_object_is_an_integrity_failure_not_an_outage()
+    {
+        var patient = await fixture.CreatePatientAsync();
+        var content = RandomNumberGenerator.GetBytes(5 * Frame);
+        var id = await fixture.UploadOkAsync(patient, content);
+        var key = await fixture.ObjectKeyAsync(id);
+        var stored = await fixture.StoredObjectAsync(key);
+        await fixture.ReplaceStoredObjectAsync(key, stored[..(stored.Length / 2)]);
+
+        using var client = fixture.Client();
+        using (var request = new HttpRequestMessage(HttpMethod.Get, $"/api/documents/{id}"))
+        {
+            // A range past the cut: S3 itself refuses it (InvalidRange), which is the object's fault, not S3 being down.
+            request.Headers.TryAddWithoutValidation("Range", $"bytes={4 * Frame}-{4 * Frame + 10}");
+            using var response = await client.SendAsync(request);
+            await RecordBindingTests.AssertIntegrityFailureAsync(response, "document");
+        }
+        using (var s3 = fixture.S3())
+        {
+            await s3.DeleteObjectAsync("documents", key);
+        }
+        using (var response = await client.GetAsync($"/api/documents/{id}"))
+        {
+            await RecordBindingTests.AssertIntegrityFailureAsync(response, "document");
+        }
+        await fixture.ReplaceStoredObjectAsync(key, stored);
+        Assert.Equal(content, await client.GetByteArrayAsync($"/api/documents/{id}"));
     }
 
     [Fact]

@@ -12,6 +12,7 @@ using Pii.Crypto.Keys;
 using Pii.Crypto.Tiers;
 using DocumentKeys = documentservice::Pii.DocumentService.Keys.DocumentKeys;
 using PatientRecords = documentservice::Pii.DocumentService.Patients.PatientRecords;
+using DocumentStore = documentservice::Pii.DocumentService.Documents.DocumentStore;
 using Schema = documentservice::Pii.DocumentService.Data.Schema;
 
 namespace Pii.DocumentService.Tests;
@@ -74,7 +75,7 @@ public sealed class MrnIndexTests(DocumentServiceFixture fixture)
         await Services.GetRequiredService<DekManager>().RotateAsync(PatientRecords.Purpose);
         var twin = await InsertLegacyPatientAsync(connection, mrn, "Annie Easley Twin");
 
-        Assert.Equal([twin], await Schema.EnsureAsync(database, records, ct));
+        Assert.Equal([twin], (await Schema.EnsureAsync(database, records, Services.GetRequiredService<DocumentStore>(), ct)).Unindexed);
         await AssertBackfilledAsync(connection, written, twin);
         // Again in batches of two: the cursor walks past the row it cannot index instead of fetching it again.
         await connection.ExecuteAsync("UPDATE documents.patients SET mrn_index = NULL");
@@ -94,7 +95,7 @@ public sealed class MrnIndexTests(DocumentServiceFixture fixture)
 
         // Once the operator has resolved the duplicate, the next start completes the upgrade.
         await connection.ExecuteAsync("DELETE FROM documents.patients WHERE id = @twin", new { twin });
-        Assert.Empty(await Schema.EnsureAsync(database, records, ct));
+        Assert.Empty((await Schema.EnsureAsync(database, records, Services.GetRequiredService<DocumentStore>(), ct)).Unindexed);
         Assert.False(await IsNullableAsync(connection));
         Assert.False(await connection.ExecuteScalarAsync<bool>("SELECT to_regclass('documents.patients_mrn') IS NOT NULL"));
         Assert.Equal(0, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM documents.patients WHERE mrn_index IS NULL"));

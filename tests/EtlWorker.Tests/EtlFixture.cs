@@ -42,6 +42,9 @@ public sealed class EtlFixture : IAsyncLifetime
 
     public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(30) };
 
+    /// <summary>The started servers, for tests that stop and restart one of them.</summary>
+    public LocalResources Resources => _resources!;
+
     public async Task InitializeAsync()
     {
         MySqlCharsetShim.Apply();

@@ -47,6 +47,9 @@ public sealed class FormApiFixture : IAsyncLifetime
 
     public MariaDbServer MariaDb { get; private set; } = null!;
 
+    /// <summary>The started servers, for tests that stop and restart one of them.</summary>
+    public LocalResources Resources => _resources!;
+
     public Dictionary<string, string> ApiKeys { get; } = Roles.ToDictionary(r => r, r => "pii_test_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)));
 
     public WebApplicationFactory<FormApiProgram> Intake { get; private set; } = null!;

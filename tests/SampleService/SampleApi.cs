@@ -15,6 +15,9 @@ internal static partial class SampleApi
         app.MapGet("/chain", ChainAsync);
         app.MapPost("/patients", RegisterPatient);
         app.MapGet("/boom", Boom);
+        app.MapGet("/items/{id:guid}", (Guid id) => TypedResults.Ok(id));
+        app.MapGet("/parse", ParseInput);
+        app.MapGet("/span-exception", SpanException);
     }
 
     private static Ok<string> Hello(IHostEnvironment environment, ILogger<PeerClient> logger)
@@ -41,6 +44,17 @@ internal static partial class SampleApi
     }
 
     private static Ok Boom() => throw new InvalidOperationException("The sample endpoint failed on purpose.");
+
+    /// <summary>Fails with the request's own input in the exception message, as parsers and drivers do.</summary>
+    private static Ok ParseInput(string input) => throw new FormatException($"Invalid header line: '{input}'");
+
+    /// <summary>Records an exception quoting input on a span, as a library calling Activity.AddException would.</summary>
+    private static Ok SpanException(string input)
+    {
+        using var activity = Source.StartActivity("parse-input");
+        activity?.AddException(new FormatException($"Could not read '{input}'"));
+        return TypedResults.Ok();
+    }
 
     [LoggerMessage(LogLevel.Information, "Said hello as {ServiceName}")]
     private static partial void LogHello(ILogger logger, string serviceName);

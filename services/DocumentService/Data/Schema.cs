@@ -1,5 +1,6 @@
 using Dapper;
 using Npgsql;
+using Pii.DocumentService.Documents;
 using Pii.DocumentService.Patients;
 
 namespace Pii.DocumentService.Data;
@@ -17,7 +18,13 @@ namespace Pii.DocumentService.Data;
 /// become NOT NULL and <c>patients_mrn</c> go: with every row indexed, two rows with equal ciphertexts have equal MRNs
 /// and so equal indexes, so the old index forbids nothing the new one allows, and dropping an index removes no data.
 /// Rows that cannot be indexed (the same MRN already stored twice under two DEKs) are left as they are and reported.
+/// Column <c>field_binding</c> (default 1 for rows that existed before it) records how a row's ciphertexts are bound to
+/// it; rows at an older version are re-encrypted at start (<see cref="PatientRecords.RebindMrnsAsync"/>,
+/// <see cref="Documents.DocumentStore.RebindFileNamesAsync"/>), and read safely until then.
 /// </remarks>
+/// <summary>What the start-up upgrade could not do: patients without an MRN index, rows left at an older binding.</summary>
+internal sealed record SchemaReport(IReadOnlyList<Guid> Unindexed, IReadOnlyList<Guid> Unbound);
+
 internal static class Schema
 {
     private const string Ddl = """
@@ -51,6 +58,7 @@ internal static class Schema
             created_at         timestamptz NOT NULL);
         ALTER TABLE documents.patients ADD COLUMN IF NOT EXISTS mrn_index bytea;
         CREATE UNIQUE INDEX IF NOT EXISTS patients_mrn_index ON documents.patients (mrn_index);
+        ALTER TABLE documents.patients ADD COLUMN IF NOT EXISTS field_binding smallint NOT NULL DEFAULT 1;
         CREATE INDEX IF NOT EXISTS patients_full_name_index ON documents.patients (full_name_index);
         CREATE INDEX IF NOT EXISTS patients_ssn_index ON documents.patients (ssn_index);
         CREATE INDEX IF NOT EXISTS patients_ssn_last4_index ON documents.patients (ssn_last4_index);
@@ -75,6 +83,7 @@ internal static class Schema
             content_hmac       bytea NOT NULL,
             uploaded_by        text NOT NULL,
             uploaded_at        timestamptz NOT NULL);
+        ALTER TABLE documents.documents ADD COLUMN IF NOT EXISTS field_binding smallint NOT NULL DEFAULT 1;
         CREATE INDEX IF NOT EXISTS documents_patient ON documents.documents (patient_id);
         CREATE INDEX IF NOT EXISTS documents_file_name_index ON documents.documents (file_name_index);
         CREATE TABLE IF NOT EXISTS documents.pending_uploads (
@@ -100,8 +109,11 @@ internal static class Schema
         DROP INDEX IF EXISTS documents.patients_mrn;
         """;
 
-    /// <summary>Creates or upgrades the tables; returns the ids of patients left without an MRN index (see remarks).</summary>
-    public static async Task<IReadOnlyList<Guid>> EnsureAsync(NpgsqlDataSource database, PatientRecords patients, CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates or upgrades the tables; returns the ids of patients left without an MRN index and of rows left at an older
+    /// binding version (see remarks).
+    /// </summary>
+    public static async Task<SchemaReport> EnsureAsync(NpgsqlDataSource database, PatientRecords patients, DocumentStore documents, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         // Two instances starting together must not race on CREATE … IF NOT EXISTS (it is not atomic in PostgreSQL).
@@ -116,7 +128,9 @@ internal static class Schema
             {
                 await connection.ExecuteAsync(new CommandDefinition(MrnIndexComplete, cancellationToken: cancellationToken));
             }
-            return unindexed;
+            var unboundPatients = await patients.RebindMrnsAsync(MrnBackfillBatchSize, cancellationToken);
+            var unboundDocuments = await documents.RebindFileNamesAsync(MrnBackfillBatchSize, cancellationToken);
+            return new SchemaReport(unindexed, [.. unboundPatients, .. unboundDocuments]);
         }
         finally
         {

@@ -48,6 +48,12 @@ internal sealed class DocumentStore(
 
     public static PiiSchema.Builder Declare(PiiSchema.Builder schema) => schema.PiiField("documents", "file_name", Tier.Two);
 
+    /// <summary>
+    /// How a row's file-name ciphertext is bound (<c>field_binding</c>): 1 = to the document id only (rows stored before
+    /// version 2); 2 = to the document id and its patient id, so a row moved to another patient no longer decrypts.
+    /// </summary>
+    public const short CurrentBinding = 2;
+
     public string KeyReferences { get; set; } = """[{"provider":"pii-transit","key":"documents"}]""";
 
     public async Task<(UploadOutcome Outcome, DocumentInfo? Document)> UploadAsync(
@@ -111,9 +117,9 @@ internal sealed class DocumentStore(
             completed = true;
 
             var row = new DocumentRow(id, patientId, objectKey,
-                (await ProtectFileNameAsync(id, fileName, cancellationToken))!, index.FileName.Compute(fileName), contentType, plaintextLength,
+                (await ProtectFileNameAsync(id, patientId, fileName, cancellationToken))!, index.FileName.Compute(fileName), contentType, plaintextLength,
                 sink.BytesWritten, _options.FrameLength, sink.Prefix.ToArray(), sink.LastWrite.ToArray(), KeyReferences, hmac.GetHashAndReset(), Roles.Of(user),
-                time.GetUtcNow().UtcDateTime);
+                time.GetUtcNow().UtcDateTime, CurrentBinding);
             await catalog.CommitAsync(row, uploadId, cancellationToken);
             return (UploadOutcome.Stored, ToInfo(row, fileName));
         }
@@ -172,7 +178,8 @@ internal sealed class DocumentStore(
         ToInfo(row, await UnprotectFileNameAsync(row, cancellationToken));
 
     /// <summary>
-    /// Opens a stored document for reading; checks that the object's authenticated context names this document. Range
+    /// Opens a stored document for reading; checks that the object's authenticated encryption context is exactly this
+    /// row's (document and patient), so a row moved to another patient or pointed at another object fails. Range
     /// reads take the header and the final frame from the copies kept with the metadata (one S3 GET fewer each);
     /// <paramref name="wholeFromStorage"/> (a whole download) fetches every byte from S3, so a corrupted header or final
     /// frame in storage fails the download instead of going unnoticed.
@@ -204,13 +211,51 @@ internal sealed class DocumentStore(
             return await response.ResponseStream.ReadAtLeastAsync(destination, count, throwOnEndOfStream: false, ct);
         };
         var decryptor = await RangeDecryptor.OpenAsync(read, row.CiphertextLength, keyring, cancellationToken: cancellationToken);
-        if (!decryptor.EncryptionContext.TryGetValue("document", out var document) || document != row.Id.ToString()
-            || decryptor.PlaintextLength != row.PlaintextLength)
+        if (!MatchesRow(decryptor.EncryptionContext, row) || decryptor.PlaintextLength != row.PlaintextLength)
         {
             decryptor.Dispose();
             throw new TamperedException("The stored object does not belong to this document.");
         }
         return decryptor;
+    }
+
+    /// <summary>Every entry of the context is checked: exactly the document and patient ids the row names.</summary>
+    private static bool MatchesRow(IReadOnlyDictionary<string, string> context, DocumentRow row) =>
+        context.Count == 2
+        && context.TryGetValue("document", out var document) && document == row.Id.ToString()
+        && context.TryGetValue("patient", out var patient) && patient == row.PatientId.ToString();
+
+    /// <summary>
+    /// Start-up migration of binding version 1: for each such row, the object's authenticated context must name the row's
+    /// document and patient (<see cref="OpenAsync"/> on the header kept with the metadata), then the file name is
+    /// re-encrypted bound to both. Returns the ids of rows that failed the check (left at version 1: they read as
+    /// integrity failures until corrected).
+    /// </summary>
+    public async Task<IReadOnlyList<Guid>> RebindFileNamesAsync(int batchSize, CancellationToken cancellationToken)
+    {
+        var failed = new List<Guid>();
+        var after = Guid.Empty;
+        while (true)
+        {
+            var rows = await catalog.BelowBindingAsync(CurrentBinding, after, batchSize, cancellationToken);
+            if (rows.Count == 0) return failed;
+            foreach (var row in rows)
+            {
+                after = row.Id;
+                byte[] bound;
+                try
+                {
+                    var fileName = await UnprotectFileNameAsync(row, cancellationToken);
+                    bound = (await ProtectFileNameAsync(row.Id, row.PatientId, fileName, cancellationToken))!;
+                }
+                catch (CryptoException)
+                {
+                    failed.Add(row.Id);
+                    continue;
+                }
+                await catalog.RebindAsync(row, bound, CurrentBinding, cancellationToken);
+            }
+        }
     }
 
     /// <summary>Removes the object, then the metadata. A missing object is fine (already gone).</summary>
@@ -223,11 +268,24 @@ internal sealed class DocumentStore(
     public async Task<byte[]> FileNameIndexAsync(string fileName, CancellationToken cancellationToken) =>
         (await keys.GetIndexKeysAsync(cancellationToken)).FileName.Compute(fileName);
 
-    private Task<byte[]?> ProtectFileNameAsync(Guid id, string fileName, CancellationToken cancellationToken) =>
-        protector.ProtectAsync(Purpose, FieldMode.Randomized, Encoding.UTF8.GetBytes(fileName), new FieldContext("documents", "file_name", id.ToString()), cancellationToken);
+    private Task<byte[]?> ProtectFileNameAsync(Guid id, Guid patientId, string fileName, CancellationToken cancellationToken) =>
+        protector.ProtectAsync(Purpose, FieldMode.Randomized, Encoding.UTF8.GetBytes(fileName), FileNameContext(id, patientId, CurrentBinding), cancellationToken);
 
-    private async Task<string> UnprotectFileNameAsync(DocumentRow row, CancellationToken cancellationToken) =>
-        Encoding.UTF8.GetString((await protector.UnprotectAsync(row.FileName, new FieldContext("documents", "file_name", row.Id.ToString()), cancellationToken))!);
+    /// <summary>
+    /// The file name under the row's binding. A version-1 name is bound to the document only, so the row's patient is
+    /// first checked against the object's authenticated context (a key-service call; the start-up migration makes this rare).
+    /// </summary>
+    private async Task<string> UnprotectFileNameAsync(DocumentRow row, CancellationToken cancellationToken)
+    {
+        if (row.FieldBinding < CurrentBinding)
+        {
+            using var checkedContext = await OpenAsync(row, wholeFromStorage: false, cancellationToken);
+        }
+        return Encoding.UTF8.GetString((await protector.UnprotectAsync(row.FileName, FileNameContext(row.Id, row.PatientId, row.FieldBinding), cancellationToken))!);
+    }
+
+    private static FieldContext FileNameContext(Guid id, Guid patientId, short binding) =>
+        new("documents", "file_name", binding >= CurrentBinding ? $"{id}/patient/{patientId}" : id.ToString());
 
     private static DocumentInfo ToInfo(DocumentRow row, string fileName) => new(row.Id, row.PatientId, fileName, row.ContentType, row.PlaintextLength,
         row.CiphertextLength, row.FrameLength, row.KeyReferences, row.UploadedBy, DateTime.SpecifyKind(row.UploadedAt, DateTimeKind.Utc));

@@ -34,6 +34,10 @@ internal sealed class DocumentServices(DocumentStore store, DocumentCatalog cata
 internal static class DocumentsApi
 {
     public const string FileNameHeader = "X-File-Name";
+
+    /// <summary>On a list or search: how many matching records were left out because they failed their integrity check.</summary>
+    public const string IntegrityFailuresHeader = "X-Integrity-Failures";
+    public const string MalformedMultipart = "The multipart/form-data body is malformed (a header line, boundary or part is not valid).";
     private const int MaxFileNameLength = 255;
     private const int MaxContentTypeLength = 127;
 
@@ -75,9 +79,17 @@ internal static class DocumentsApi
             var reader = new MultipartReader(boundary, request.Body) { HeadersLengthLimit = 16 * 1024 };
             MultipartSection? section;
             ContentDispositionHeaderValue? disposition = null;
-            while ((section = await reader.ReadNextSectionAsync(cancellationToken)) is not null)
+            try
             {
-                if (ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out disposition) && disposition.IsFileDisposition()) break;
+                while ((section = await reader.ReadNextSectionAsync(cancellationToken)) is not null)
+                {
+                    if (ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out disposition) && disposition.IsFileDisposition()) break;
+                }
+            }
+            catch (Exception e) when (e is InvalidDataException || (e is IOException && !http.RequestAborted.IsCancellationRequested))
+            {
+                // A bad header line, or a body that ends before its closing boundary although the client sent all of it.
+                return Invalid("body", MalformedMultipart);
             }
             if (section is null || disposition is null) return Invalid("file", "The form has no file part.");
             fileName = HeaderUtilities.RemoveQuotes(disposition.FileNameStar.HasValue ? disposition.FileNameStar : disposition.FileName).Value;
@@ -118,23 +130,23 @@ internal static class DocumentsApi
     }
 
     public static async Task<Results<Ok<IReadOnlyList<DocumentInfo>>, ProblemHttpResult>> ListForPatientAsync(
-        Guid patientId, [AsParameters] DocumentServices s, ClaimsPrincipal user, CancellationToken cancellationToken)
+        Guid patientId, HttpContext http, [AsParameters] DocumentServices s, CancellationToken cancellationToken)
     {
         if (!await s.Patients.ExistsAsync(patientId, cancellationToken)) return PatientNotFound();
         var rows = await s.Catalog.ListAsync(patientId, null, 500, cancellationToken);
-        await s.Log.WriteAsync(user, "document.list", patientId, null, "ok", cancellationToken: cancellationToken);
-        return TypedResults.Ok(await DescribeAllAsync(s, rows, cancellationToken));
+        await s.Log.WriteAsync(http.User, "document.list", patientId, null, "ok", cancellationToken: cancellationToken);
+        return TypedResults.Ok(await DescribeAllAsync(http, "document.list", s, rows, cancellationToken));
     }
 
     public static async Task<Results<Ok<IReadOnlyList<DocumentInfo>>, ValidationProblem>> SearchAsync(
-        string? fileName, Guid? patientId, [AsParameters] DocumentServices s, ClaimsPrincipal user, CancellationToken cancellationToken)
+        string? fileName, Guid? patientId, HttpContext http, [AsParameters] DocumentServices s, CancellationToken cancellationToken)
     {
         if (fileName is null && patientId is null) return Invalid("query", "Give fileName and/or patientId.");
         if (fileName is not null && ValidateFileName(fileName) is { } error) return Invalid("fileName", error);
         var index = fileName is null ? null : await s.Store.FileNameIndexAsync(fileName, cancellationToken);
         var rows = await s.Catalog.ListAsync(patientId, index, 500, cancellationToken);
-        await s.Log.WriteAsync(user, "document.search", patientId, null, $"{rows.Count} results", cancellationToken: cancellationToken);
-        return TypedResults.Ok(await DescribeAllAsync(s, rows, cancellationToken));
+        await s.Log.WriteAsync(http.User, "document.search", patientId, null, $"{rows.Count} results", cancellationToken: cancellationToken);
+        return TypedResults.Ok(await DescribeAllAsync(http, "document.search", s, rows, cancellationToken));
     }
 
     public static async Task<Results<Ok<DocumentInfo>, ProblemHttpResult>> MetadataAsync(
@@ -253,10 +265,29 @@ internal static class DocumentsApi
         return TypedResults.Problem(title: "The range is outside the document.", statusCode: StatusCodes.Status416RangeNotSatisfiable);
     }
 
-    private static async Task<IReadOnlyList<DocumentInfo>> DescribeAllAsync(DocumentServices s, IReadOnlyList<DocumentRow> rows, CancellationToken cancellationToken)
+    /// <summary>
+    /// Describes each row; one that fails its integrity check (tampered, or moved to another patient) is left out, written
+    /// to the access log as an integrity failure and counted in <see cref="IntegrityFailuresHeader"/>, so one bad row
+    /// neither fails the whole list nor shows up as another patient's document.
+    /// </summary>
+    private static async Task<IReadOnlyList<DocumentInfo>> DescribeAllAsync(HttpContext http, string action, DocumentServices s, IReadOnlyList<DocumentRow> rows,
+        CancellationToken cancellationToken)
     {
         var list = new List<DocumentInfo>(rows.Count);
-        foreach (var row in rows) list.Add(await s.Store.DescribeAsync(row, cancellationToken));
+        var failures = 0;
+        foreach (var row in rows)
+        {
+            try
+            {
+                list.Add(await s.Store.DescribeAsync(row, cancellationToken));
+            }
+            catch (Pii.Crypto.CryptoException)
+            {
+                failures++;
+                await s.Log.WriteAsync(http.User, action, row.PatientId, row.Id, "integrity failure", cancellationToken: cancellationToken);
+            }
+        }
+        http.Response.Headers[IntegrityFailuresHeader] = failures.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return list;
     }
 

@@ -114,7 +114,7 @@ internal static class Extensions
     /// Creates or upgrades the schema at start, before requests are served, waiting up to a minute for PostgreSQL (and
     /// for the key service when existing patients need their MRN index backfilled).
     /// </summary>
-    private sealed class SchemaInitializer(NpgsqlDataSource database, PatientRecords patients, ILogger<SchemaInitializer> logger) : IHostedService
+    private sealed class SchemaInitializer(NpgsqlDataSource database, PatientRecords patients, DocumentStore documents, ILogger<SchemaInitializer> logger) : IHostedService
     {
         public async Task StartAsync(CancellationToken cancellationToken)
         {
@@ -122,8 +122,9 @@ internal static class Extensions
             {
                 try
                 {
-                    var unindexed = await Schema.EnsureAsync(database, patients, cancellationToken);
-                    if (unindexed.Count > 0) Log.MrnIndexIncomplete(logger, unindexed.Count, string.Join(", ", unindexed.Take(20)));
+                    var report = await Schema.EnsureAsync(database, patients, documents, cancellationToken);
+                    if (report.Unindexed.Count > 0) Log.MrnIndexIncomplete(logger, report.Unindexed.Count, string.Join(", ", report.Unindexed.Take(20)));
+                    if (report.Unbound.Count > 0) Log.RebindIncomplete(logger, report.Unbound.Count, string.Join(", ", report.Unbound.Take(20)));
                     return;
                 }
                 catch (NpgsqlException e) when (attempt < 30 && e is not PostgresException)
@@ -131,7 +132,7 @@ internal static class Extensions
                     Log.DatabaseWait(logger, e.GetType().Name);
                     await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
                 }
-                catch (Exception e) when (attempt < 30 && e is TransitServerException or HttpRequestException)
+                catch (Exception e) when (attempt < 30 && e is TransitServerException or HttpRequestException or Amazon.Runtime.AmazonServiceException)
                 {
                     Log.KeyServiceWait(logger, e.GetType().Name);
                     await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -20,23 +21,35 @@ internal sealed record PatientView(Guid Id, string Mrn, string FullName, string?
 
 internal sealed record PatientSummary(Guid Id, string Mrn, string FullName);
 
+/// <summary>Search results, and the ids of index hits left out because their record failed its integrity check.</summary>
+internal sealed record PatientSearchResult(IReadOnlyList<PatientSummary> Patients, IReadOnlyList<Guid> IntegrityFailures);
+
 internal sealed record PatientSearch(string? Mrn, string? Name, string? Ssn, string? SsnLastFour, string? Diagnosis);
 
 /// <summary>
-/// Patients in <c>documents.patients</c>. Tiers (declared in <see cref="Schema"/>): MRN tier 2 deterministic with an
-/// empty record id; full name, date of birth, address and diagnosis codes tier 2 randomized; SSN tier 3 (application
-/// key inside, DEK outside). Blind indexes: MRN (exact search and the unique index), full name, SSN, SSN last four,
-/// each diagnosis code.
+/// Patients in <c>documents.patients</c>. Tiers (declared in <see cref="Schema"/>): MRN tier 2 deterministic; full name,
+/// date of birth, address and diagnosis codes tier 2 randomized; SSN tier 3 (application key inside, DEK outside). Every
+/// ciphertext is bound to its record (the patient id in its associated data), so a ciphertext copied into another
+/// patient fails to decrypt there. Blind indexes: MRN (exact search and the unique index), full name, SSN, SSN last
+/// four, each diagnosis code; a search decrypts every hit and keeps it only when the decrypted values match the search
+/// (an index value copied into another row finds that row, but it is not returned).
 /// </summary>
 /// <remarks>
 /// The MRN ciphertext is deterministic only under one DEK: once the patients DEK is replaced by policy the same MRN
 /// encrypts differently, so search and uniqueness use the blind index <c>mrn_index</c> (keyed by the index root key,
 /// which does not rotate with the DEKs), never the ciphertext.
+/// Binding versions (<c>field_binding</c>): 1 = rows stored before the MRN was bound to its record (MRN with an empty
+/// record id); 2 = every field bound to its record. Start-up re-encrypts version-1 MRNs bound to their record
+/// (<see cref="RebindMrnsAsync"/>); until then, or if that fails for a row, a version-1 MRN is accepted only when it
+/// matches the row's unique MRN index, so it cannot have been copied from another patient.
 /// </remarks>
 internal sealed partial class PatientRecords(NpgsqlDataSource database, TieredFieldProtector protector, DocumentKeys keys, TimeProvider time)
 {
     public const string Purpose = "patients";
     public const string SsnMask = "***-**-****";
+
+    /// <summary>The binding version new rows are written with (see remarks).</summary>
+    public const short CurrentBinding = 2;
 
     public static PiiSchema.Builder Declare(PiiSchema.Builder schema) => schema
         .PiiField("patients", "mrn", Tier.Two)
@@ -98,7 +111,7 @@ internal sealed partial class PatientRecords(NpgsqlDataSource database, TieredFi
         var row = new
         {
             id,
-            mrn = await ProtectAsync(FieldMode.Deterministic, "mrn", "", mrn, cancellationToken),
+            mrn = await ProtectAsync(FieldMode.Deterministic, "mrn", record, mrn, cancellationToken),
             mrnIndex = index.Mrn.Compute(mrn),
             fullName = await ProtectAsync(FieldMode.Randomized, "full_name", record, patient.FullName!.Trim(), cancellationToken),
             fullNameIndex = index.FullName.Compute(patient.FullName!),
@@ -109,14 +122,15 @@ internal sealed partial class PatientRecords(NpgsqlDataSource database, TieredFi
             ssnLast4Index = ssn is null ? null : index.SsnLastFour.Compute(ssn[5..]),
             diagnosisCodes = await ProtectAsync(FieldMode.Randomized, "diagnosis_codes", record, JsonSerializer.Serialize(codes), cancellationToken),
             createdAt = time.GetUtcNow().UtcDateTime,
+            binding = CurrentBinding,
         };
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         try
         {
             await connection.ExecuteAsync(new CommandDefinition(
-                "INSERT INTO documents.patients (id, mrn, mrn_index, full_name, full_name_index, date_of_birth, address, ssn, ssn_index, ssn_last4_index, diagnosis_codes, created_at) "
-                + "VALUES (@id, @mrn, @mrnIndex, @fullName, @fullNameIndex, @dateOfBirth, @address, @ssn, @ssnIndex, @ssnLast4Index, @diagnosisCodes, @createdAt)",
+                "INSERT INTO documents.patients (id, mrn, mrn_index, full_name, full_name_index, date_of_birth, address, ssn, ssn_index, ssn_last4_index, diagnosis_codes, created_at, field_binding) "
+                + "VALUES (@id, @mrn, @mrnIndex, @fullName, @fullNameIndex, @dateOfBirth, @address, @ssn, @ssnIndex, @ssnLast4Index, @diagnosisCodes, @createdAt, @binding)",
                 row, transaction, cancellationToken: cancellationToken));
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
@@ -145,8 +159,8 @@ internal sealed partial class PatientRecords(NpgsqlDataSource database, TieredFi
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         var row = await connection.QuerySingleOrDefaultAsync<PatientRow>(new CommandDefinition(
-            "SELECT id AS Id, mrn AS Mrn, full_name AS FullName, date_of_birth AS DateOfBirth, address AS Address, ssn AS Ssn, diagnosis_codes AS DiagnosisCodes, created_at AS CreatedAt "
-            + "FROM documents.patients WHERE id = @id", new { id }, cancellationToken: cancellationToken));
+            "SELECT id AS Id, mrn AS Mrn, mrn_index AS MrnIndex, field_binding AS Binding, full_name AS FullName, date_of_birth AS DateOfBirth, address AS Address, ssn AS Ssn, "
+            + "diagnosis_codes AS DiagnosisCodes, created_at AS CreatedAt FROM documents.patients WHERE id = @id", new { id }, cancellationToken: cancellationToken));
         if (row is null) return null;
         var record = id.ToString();
         var codes = await UnprotectAsync(row.DiagnosisCodes, "diagnosis_codes", record, cancellationToken);
@@ -156,7 +170,7 @@ internal sealed partial class PatientRecords(NpgsqlDataSource database, TieredFi
             ssn = revealSsn ? FormatSsn(await UnprotectAsync(row.Ssn, "ssn", record, cancellationToken)) : SsnMask;
         }
         return new PatientView(id,
-            (await UnprotectAsync(row.Mrn, "mrn", "", cancellationToken))!,
+            await UnprotectMrnAsync(id, row.Mrn, row.MrnIndex, row.Binding, cancellationToken),
             (await UnprotectAsync(row.FullName, "full_name", record, cancellationToken))!,
             await UnprotectAsync(row.DateOfBirth, "date_of_birth", record, cancellationToken),
             await UnprotectAsync(row.Address, "address", record, cancellationToken),
@@ -165,11 +179,16 @@ internal sealed partial class PatientRecords(NpgsqlDataSource database, TieredFi
             DateTime.SpecifyKind(row.CreatedAt, DateTimeKind.Utc));
     }
 
-    /// <summary>Every given criterion must match (AND); at most <paramref name="limit"/> results.</summary>
-    public async Task<IReadOnlyList<PatientSummary>> SearchAsync(PatientSearch search, int limit, CancellationToken cancellationToken)
+    /// <summary>
+    /// Every given criterion must match (AND); at most <paramref name="limit"/> index hits. Each hit is decrypted and kept
+    /// only when its values match every criterion; a hit that does not decrypt or does not match (an index value copied
+    /// from another row) is left out and its id returned in <see cref="PatientSearchResult.IntegrityFailures"/>.
+    /// </summary>
+    public async Task<PatientSearchResult> SearchAsync(PatientSearch search, int limit, CancellationToken cancellationToken)
     {
         var index = await keys.GetIndexKeysAsync(cancellationToken);
-        var sql = new StringBuilder("SELECT id AS Id, mrn AS Mrn, full_name AS FullName FROM documents.patients p WHERE TRUE");
+        var sql = new StringBuilder("SELECT id AS Id, mrn AS Mrn, mrn_index AS MrnIndex, field_binding AS Binding, full_name AS FullName, ssn AS Ssn, "
+            + "diagnosis_codes AS DiagnosisCodes FROM documents.patients p WHERE TRUE");
         var parameters = new DynamicParameters();
         if (search.Mrn is not null)
         {
@@ -201,13 +220,48 @@ internal sealed partial class PatientRecords(NpgsqlDataSource database, TieredFi
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         var rows = await connection.QueryAsync<SummaryRow>(new CommandDefinition(sql.ToString(), parameters, cancellationToken: cancellationToken));
         var results = new List<PatientSummary>();
+        var failures = new List<Guid>();
         foreach (var row in rows)
         {
-            results.Add(new PatientSummary(row.Id,
-                (await UnprotectAsync(row.Mrn, "mrn", "", cancellationToken))!,
-                (await UnprotectAsync(row.FullName, "full_name", row.Id.ToString(), cancellationToken))!));
+            try
+            {
+                if (await ConfirmAsync(row, search, cancellationToken) is { } summary)
+                {
+                    results.Add(summary);
+                    continue;
+                }
+            }
+            catch (CryptoException)
+            {
+                // Reported below like a mismatch: the row is not this search's answer, and the rest still are.
+            }
+            failures.Add(row.Id);
         }
-        return results;
+        return new PatientSearchResult(results, failures);
+    }
+
+    /// <summary>The hit's summary when its decrypted values satisfy every criterion of the search; null otherwise.</summary>
+    private async Task<PatientSummary?> ConfirmAsync(SummaryRow row, PatientSearch search, CancellationToken cancellationToken)
+    {
+        var record = row.Id.ToString();
+        var mrn = await UnprotectMrnAsync(row.Id, row.Mrn, row.MrnIndex, row.Binding, cancellationToken);
+        var fullName = (await UnprotectAsync(row.FullName, "full_name", record, cancellationToken))!;
+        if (search.Mrn is not null && !string.Equals(NormalizeMrn(search.Mrn), mrn, StringComparison.Ordinal)) return null;
+        if (search.Name is not null && !string.Equals(Normalizer.Name(search.Name), Normalizer.Name(fullName), StringComparison.Ordinal)) return null;
+        if (search.Ssn is not null || search.SsnLastFour is not null)
+        {
+            var ssn = await UnprotectAsync(row.Ssn, "ssn", record, cancellationToken);
+            if (ssn is null) return null;
+            if (search.Ssn is not null && !string.Equals(Normalizer.Ssn(search.Ssn), ssn, StringComparison.Ordinal)) return null;
+            if (search.SsnLastFour is not null && !string.Equals(search.SsnLastFour, ssn[5..], StringComparison.Ordinal)) return null;
+        }
+        if (search.Diagnosis is not null)
+        {
+            var codes = await UnprotectAsync(row.DiagnosisCodes, "diagnosis_codes", record, cancellationToken);
+            var wanted = search.Diagnosis.Trim().ToUpperInvariant();
+            if (codes is null || !(JsonSerializer.Deserialize<List<string>>(codes) ?? []).Contains(wanted, StringComparer.Ordinal)) return null;
+        }
+        return new PatientSummary(row.Id, mrn, fullName);
     }
 
     /// <summary>Deletes the patient row (diagnosis index rows cascade). Documents must be erased first.</summary>
@@ -233,7 +287,7 @@ internal sealed partial class PatientRecords(NpgsqlDataSource database, TieredFi
         while (true)
         {
             var rows = (await connection.QueryAsync<MrnRow>(new CommandDefinition(
-                "SELECT id AS Id, mrn AS Mrn FROM documents.patients WHERE mrn_index IS NULL AND id > @after ORDER BY id LIMIT @batchSize",
+                "SELECT id AS Id, mrn AS Mrn, field_binding AS Binding FROM documents.patients WHERE mrn_index IS NULL AND id > @after ORDER BY id LIMIT @batchSize",
                 new { after, batchSize }, cancellationToken: cancellationToken))).AsList();
             if (rows.Count == 0) return unindexed;
             // Only now: a database without such rows starts without asking the key service for the index root key.
@@ -244,7 +298,7 @@ internal sealed partial class PatientRecords(NpgsqlDataSource database, TieredFi
                 byte[] mrnIndex;
                 try
                 {
-                    mrnIndex = index.Mrn.Compute(NormalizeMrn((await UnprotectAsync(row.Mrn, "mrn", "", cancellationToken))!));
+                    mrnIndex = index.Mrn.Compute(NormalizeMrn((await UnprotectAsync(row.Mrn, "mrn", MrnRecord(row.Id, row.Binding), cancellationToken))!));
                 }
                 catch (CryptoException)
                 {
@@ -265,6 +319,65 @@ internal sealed partial class PatientRecords(NpgsqlDataSource database, TieredFi
         }
     }
 
+    /// <summary>
+    /// Start-up migration of binding version 1: re-encrypts each such row's MRN bound to its record, when the MRN
+    /// decrypts and matches the row's unique MRN index, <paramref name="batchSize"/> rows per query. The update is
+    /// guarded by the old ciphertext, so a concurrent change wins. Returns the ids of rows left at version 1 (their MRN
+    /// does not decrypt or does not match the index: they read as integrity failures), for the operator.
+    /// </summary>
+    public async Task<IReadOnlyList<Guid>> RebindMrnsAsync(int batchSize, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        var failed = new List<Guid>();
+        var after = Guid.Empty;
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        while (true)
+        {
+            var rows = (await connection.QueryAsync<LegacyMrnRow>(new CommandDefinition(
+                "SELECT id AS Id, mrn AS Mrn, mrn_index AS MrnIndex FROM documents.patients WHERE field_binding < @binding AND mrn_index IS NOT NULL AND id > @after ORDER BY id LIMIT @batchSize",
+                new { binding = CurrentBinding, after, batchSize }, cancellationToken: cancellationToken))).AsList();
+            if (rows.Count == 0) return failed;
+            foreach (var row in rows)
+            {
+                after = row.Id;
+                byte[] bound;
+                try
+                {
+                    var mrn = await UnprotectMrnAsync(row.Id, row.Mrn, row.MrnIndex, 1, cancellationToken);
+                    bound = (await ProtectAsync(FieldMode.Deterministic, "mrn", row.Id.ToString(), mrn, cancellationToken))!;
+                }
+                catch (CryptoException)
+                {
+                    failed.Add(row.Id);
+                    continue;
+                }
+                await connection.ExecuteAsync(new CommandDefinition(
+                    "UPDATE documents.patients SET mrn = @bound, field_binding = @binding WHERE id = @Id AND mrn = @Mrn AND field_binding < @binding",
+                    new { bound, binding = CurrentBinding, row.Id, row.Mrn }, cancellationToken: cancellationToken));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Decrypts the MRN under the row's binding version. Version 1 (not bound to the record) is accepted only when it
+    /// matches the row's MRN index: that index is unique, so the MRN cannot be another patient's copied here. A version-1
+    /// row without an index (one the MRN-index upgrade could not index, reported at start) reads as before; such rows
+    /// exist only while the upgrade is incomplete, after which the index column is NOT NULL.
+    /// </summary>
+    private async Task<string> UnprotectMrnAsync(Guid id, byte[] stored, byte[]? mrnIndex, short binding, CancellationToken cancellationToken)
+    {
+        var mrn = (await UnprotectAsync(stored, "mrn", MrnRecord(id, binding), cancellationToken))!;
+        if (binding >= CurrentBinding || mrnIndex is null) return mrn;
+        var index = await keys.GetIndexKeysAsync(cancellationToken);
+        if (!CryptographicOperations.FixedTimeEquals(index.Mrn.Compute(NormalizeMrn(mrn)), mrnIndex))
+        {
+            throw new TamperedException("An unbound MRN does not match its row's MRN index.");
+        }
+        return mrn;
+    }
+
+    private static string MrnRecord(Guid id, short binding) => binding >= CurrentBinding ? id.ToString() : "";
+
     /// <summary>The MRN as stored and indexed: trimmed, upper case (the pattern allows only ASCII letters, digits and '-').</summary>
     private static string NormalizeMrn(string mrn) => mrn.Trim().ToUpperInvariant();
 
@@ -282,9 +395,12 @@ internal sealed partial class PatientRecords(NpgsqlDataSource database, TieredFi
     [GeneratedRegex(@"^\s*[A-Za-z][0-9][0-9A-Za-z](\.[0-9A-Za-z]{1,4})?\s*$")]
     private static partial Regex DiagnosisPattern();
 
-    private sealed record PatientRow(Guid Id, byte[] Mrn, byte[] FullName, byte[]? DateOfBirth, byte[]? Address, byte[]? Ssn, byte[]? DiagnosisCodes, DateTime CreatedAt);
+    private sealed record PatientRow(Guid Id, byte[] Mrn, byte[]? MrnIndex, short Binding, byte[] FullName, byte[]? DateOfBirth, byte[]? Address, byte[]? Ssn,
+        byte[]? DiagnosisCodes, DateTime CreatedAt);
 
-    private sealed record SummaryRow(Guid Id, byte[] Mrn, byte[] FullName);
+    private sealed record SummaryRow(Guid Id, byte[] Mrn, byte[]? MrnIndex, short Binding, byte[] FullName, byte[]? Ssn, byte[]? DiagnosisCodes);
 
-    private sealed record MrnRow(Guid Id, byte[] Mrn);
+    private sealed record MrnRow(Guid Id, byte[] Mrn, short Binding);
+
+    private sealed record LegacyMrnRow(Guid Id, byte[] Mrn, byte[] MrnIndex);
 }

@@ -54,7 +54,7 @@ internal static class PatientsApi
     }
 
     public static async Task<Results<Ok<IReadOnlyList<PatientSummary>>, ValidationProblem>> SearchAsync(
-        string? mrn, string? name, string? ssn, string? ssnLast4, string? diagnosis, [AsParameters] PatientServices s, ClaimsPrincipal user,
+        string? mrn, string? name, string? ssn, string? ssnLast4, string? diagnosis, [AsParameters] PatientServices s, HttpContext http,
         CancellationToken cancellationToken)
     {
         if (mrn is null && name is null && ssn is null && ssnLast4 is null && diagnosis is null)
@@ -65,7 +65,7 @@ internal static class PatientsApi
         if (diagnosis is not null && !PatientRecords.IsValidDiagnosisCode(diagnosis)) return Invalid("diagnosis", "An ICD-10 code such as E11.9.");
         if (mrn is not null && (mrn.Length is 0 or > 32)) return Invalid("mrn", "1-32 characters.");
         if (name is not null && name.Length > 200) return Invalid("name", "At most 200 characters.");
-        IReadOnlyList<PatientSummary> found;
+        PatientSearchResult found;
         try
         {
             found = await s.Records.SearchAsync(new PatientSearch(mrn, name, ssn, ssnLast4, diagnosis), 50, cancellationToken);
@@ -74,8 +74,15 @@ internal static class PatientsApi
         {
             return Invalid("query", "A search value is not well formed (SSN: 9 digits; name and MRN: not empty).");
         }
-        await s.Log.WriteAsync(user, "patient.search", null, null, $"{found.Count} results", cancellationToken: cancellationToken);
-        return TypedResults.Ok(found);
+        await s.Log.WriteAsync(http.User, "patient.search", null, null, $"{found.Patients.Count} results", cancellationToken: cancellationToken);
+        // A hit whose decrypted values do not match (an index value copied from another row) or that does not decrypt is
+        // left out and recorded; the count tells the caller the answer may be incomplete.
+        foreach (var failed in found.IntegrityFailures)
+        {
+            await s.Log.WriteAsync(http.User, "patient.search", failed, null, "integrity failure", cancellationToken: cancellationToken);
+        }
+        http.Response.Headers[DocumentsApi.IntegrityFailuresHeader] = found.IntegrityFailures.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return TypedResults.Ok(found.Patients);
     }
 
     public static async Task<Results<Ok<PatientView>, ProblemHttpResult>> GetAsync(

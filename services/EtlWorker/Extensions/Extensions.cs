@@ -46,6 +46,7 @@ internal static class Extensions
         builder.Services.AddSingleton<EtlMetrics>();
         builder.Services.AddSingleton<EtlPass>();
         builder.Services.AddSingleton<ApiKeyRoles>();
+        builder.Services.AddExceptionHandler<ServiceProblemHandler>();
         if (!command.Once)
         {
             builder.Services.AddHostedService<EtlBackgroundService>();

@@ -7,6 +7,7 @@ using Pii.Crypto.Transit;
 using Pii.FormApi.Auth;
 using Pii.FormApi.Data;
 using Pii.FormApi.Domain;
+using Pii.Services.Shared;
 
 namespace Pii.FormApi.Apis;
 
@@ -34,6 +35,12 @@ internal static class DncApi
     public const string RateLimitPolicy = "submissions";
     private const string AllPiiFields = "first_name,middle_name,last_name,phone,email";
     private const int MaxReasonLength = 500;
+
+    /// <summary>On a lookup: how many index hits were left out because their record failed its integrity check.</summary>
+    public const string IntegrityFailuresHeader = "X-Integrity-Failures";
+
+    /// <summary>The access-log outcome of a record that failed its integrity check.</summary>
+    public const string TamperedOutcome = "tampered";
 
     public static RouteGroupBuilder MapDncIntakeApi(this IEndpointRouteBuilder app)
     {
@@ -126,9 +133,18 @@ internal static class DncApi
                 return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["reason"] = [reasonError] }, title: "Invalid field: reason");
             }
         }
-        var record = await records.GetAsync(id, cancellationToken);
         var action = revealing ? "reveal" : "read";
         var fields = revealing ? AllPiiFields : "masked:" + AllPiiFields;
+        DncRecord? record;
+        try
+        {
+            record = await records.GetAsync(id, cancellationToken);
+        }
+        catch (CryptoException)
+        {
+            await log.WriteAsync(new AccessEntry(caller.Role, caller.KeyFingerprint, action, id, fields, revealing ? reason : null, TamperedOutcome, caller.ClientIp), cancellationToken);
+            return IntegrityFailure();
+        }
         await log.WriteAsync(new AccessEntry(caller.Role, caller.KeyFingerprint, action, id, fields, revealing ? reason : null, record is null ? "not_found" : "ok", caller.ClientIp), cancellationToken);
         if (record is null)
         {
@@ -159,8 +175,13 @@ internal static class DncApi
         {
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["email"] = ["Must be an e-mail address."] }, title: "Invalid field: email");
         }
-        var found = await records.LookupAsync(phone, email?.Trim(), cancellationToken);
+        var (found, tampered) = await records.LookupAsync(phone, email?.Trim(), cancellationToken);
         string fields = $"by:{field}_bidx;masked:{AllPiiFields}";
+        foreach (var bad in tampered)
+        {
+            await log.WriteAsync(new AccessEntry(caller.Role, caller.KeyFingerprint, "lookup", bad, fields, null, TamperedOutcome, caller.ClientIp), cancellationToken);
+        }
+        context.Response.Headers[IntegrityFailuresHeader] = tampered.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (found.Count == 0)
         {
             await log.WriteAsync(new AccessEntry(caller.Role, caller.KeyFingerprint, "lookup", null, fields, null, "not_found", caller.ClientIp), cancellationToken);
@@ -236,10 +257,16 @@ internal static class DncApi
         catch (Exception e) when (e is HttpRequestException or TransitServerException or Polly.Timeout.TimeoutRejectedException
             || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested))
         {
-            return (Guid.Empty, TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable,
+            return (Guid.Empty, TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, type: ServiceProblems.DependencyUnavailableType,
                 title: "The key service is unreachable; nothing was stored. Retry shortly.",
                 extensions: new Dictionary<string, object?> { ["retry_after_seconds"] = 5 }));
         }
+    }
+
+    private static ProblemHttpResult IntegrityFailure()
+    {
+        var problem = ServiceProblems.IntegrityFailure("The stored DNC record failed its integrity check.");
+        return TypedResults.Problem(statusCode: problem.Status, type: problem.Type, title: problem.Title);
     }
 
     internal static async Task<(DncSubmission? Submission, ValidationProblem? Invalid, ProblemHttpResult? Problem)> ParseAsync(HttpRequest request, FormApiOptions options, CancellationToken cancellationToken)

@@ -48,14 +48,18 @@ internal static class KeysApi
 
     public static async Task<Results<Ok<DekDestroyed>, NotFound, ProblemHttpResult>> DestroyDekAsync(int id, HttpContext context, KeyOperations keys, AccessLog log, CancellationToken cancellationToken)
     {
-        var (outcome, destroyedAt, rows) = await keys.DestroyDekAsync(id, cancellationToken);
+        var (outcome, destroyedAt, rows, quarantined) = await keys.DestroyDekAsync(id, cancellationToken);
         await Log(context, log, "destroy-dek", $"dek:{id}", outcome.ToString().ToLowerInvariant(), cancellationToken);
         return outcome switch
         {
             DestroyOutcome.Destroyed or DestroyOutcome.AlreadyDestroyed => TypedResults.Ok(new DekDestroyed(id, destroyedAt!.Value)),
             DestroyOutcome.NotFound => TypedResults.NotFound(),
             DestroyOutcome.StillActive => TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "The DEK is still active; rotate it first."),
-            _ => TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: $"{rows} rows are still encrypted under this DEK; wait for the re-encryption job."),
+            _ => TypedResults.Problem(statusCode: StatusCodes.Status409Conflict,
+                title: quarantined > 0
+                    ? $"{rows} rows are still encrypted under this DEK, {quarantined} of them quarantined by a re-encryption job (they do not decrypt); repair or erase them first."
+                    : $"{rows} rows are still encrypted under this DEK; wait for the re-encryption job.",
+                extensions: new Dictionary<string, object?> { ["rows_using_it"] = rows, ["rows_quarantined"] = quarantined }),
         };
     }
 

@@ -133,6 +133,22 @@ internal static class Migrations
         (4, "insert guard moves into the intake's statement", [
             "DROP TRIGGER IF EXISTS dnc_preferences_dek_guard_insert",
         ]),
+        // A row that does not decrypt must not stall a re-encryption job forever: the job sets it aside here (ids, DEK and
+        // a reason code only) and finishes the rest; its DEK then cannot be destroyed while the row is still under it.
+        (5, "re-encryption quarantine", [
+            "ALTER TABLE dek_reencryption_jobs ADD COLUMN IF NOT EXISTS rows_quarantined BIGINT NOT NULL DEFAULT 0",
+            """
+            CREATE TABLE IF NOT EXISTS dek_reencryption_quarantine (
+              job_id BINARY(16) NOT NULL,
+              record_id BINARY(16) NOT NULL,
+              dek_id INT NOT NULL,
+              reason VARCHAR(32) NOT NULL,
+              quarantined_at DATETIME(6) NOT NULL,
+              PRIMARY KEY (job_id, record_id),
+              KEY ix_dek (dek_id)
+            ) ENGINE=InnoDB
+            """,
+        ]),
     ];
 
     public static int LatestVersion => All[^1].Version;

@@ -92,6 +92,7 @@ internal sealed class FormApiMetrics : IDisposable
         Submissions = _meter.CreateCounter<long>("formapi.dnc.submissions", description: "DNC submissions stored");
         RowsReencrypted = _meter.CreateCounter<long>("formapi.reencryption.rows", description: "Rows moved to the new DEK by re-encryption jobs");
         RowsSkipped = _meter.CreateCounter<long>("formapi.reencryption.skipped", description: "Rows changed concurrently during re-encryption (retried next pass)");
+        RowsQuarantined = _meter.CreateCounter<long>("formapi.reencryption.quarantined", description: "Rows a re-encryption job set aside because they do not decrypt");
         _meter.CreateObservableGauge("formapi.reencryption.remaining", () => Remaining, description: "Rows still under retired DEKs in the running job");
     }
 
@@ -100,6 +101,8 @@ internal sealed class FormApiMetrics : IDisposable
     public Counter<long> RowsReencrypted { get; }
 
     public Counter<long> RowsSkipped { get; }
+
+    public Counter<long> RowsQuarantined { get; }
 
     public long Remaining { get; set; }
 

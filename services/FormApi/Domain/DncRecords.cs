@@ -1,5 +1,6 @@
 using System.Data.Common;
 using Dapper;
+using Pii.Crypto;
 using Pii.Crypto.BlindIndexing;
 using Pii.Crypto.Fields;
 using Pii.Crypto.Keys;
@@ -60,8 +61,12 @@ internal sealed class DncRecords(DncDatabase database, DekManager deks, DncBlind
         return row is null ? null : await DecryptAsync(row, cancellationToken);
     }
 
-    /// <summary>Records whose phone (or email) normalises to the same value; the blind index narrows, decryption confirms.</summary>
-    public async Task<IReadOnlyList<DncRecord>> LookupAsync(string? phone, string? email, CancellationToken cancellationToken)
+    /// <summary>
+    /// Records whose phone (or email) normalises to the same value; the blind index narrows, decryption confirms. A hit
+    /// that does not decrypt (tampered, or naming a DEK that is gone) is left out and its id returned in
+    /// <c>Tampered</c>, so one bad row does not fail the lookup and is never mistaken for the answer.
+    /// </summary>
+    public async Task<(IReadOnlyList<DncRecord> Records, IReadOnlyList<Guid> Tampered)> LookupAsync(string? phone, string? email, CancellationToken cancellationToken)
     {
         var blind = await indexes.GetAsync(cancellationToken);
         var (column, index, normalized) = phone is not null
@@ -75,16 +80,26 @@ internal sealed class DncRecords(DncDatabase database, DekManager deks, DncBlind
                 $"SELECT {Columns} FROM dnc_preferences WHERE {column} = @index ORDER BY id LIMIT 100", new { index }, cancellationToken: cancellationToken))];
         }
         var records = new List<DncRecord>(rows.Count);
+        var tampered = new List<Guid>();
         foreach (var row in rows)
         {
-            var record = await DecryptAsync(row, cancellationToken);
+            DncRecord record;
+            try
+            {
+                record = await DecryptAsync(row, cancellationToken);
+            }
+            catch (CryptoException)
+            {
+                tampered.Add(DncDatabase.FromBytes(row.id));
+                continue;
+            }
             var value = phone is not null ? record.Phone : Normalizer.Email(record.Email);
             if (string.Equals(value, normalized, StringComparison.Ordinal))
             {
                 records.Add(record);
             }
         }
-        return records;
+        return (records, tampered);
     }
 
     public async Task<(PatchOutcome Outcome, int RowVersion)> PatchAsync(Guid id, int expectedVersion, DncPreferencePatch patch, CancellationToken cancellationToken)

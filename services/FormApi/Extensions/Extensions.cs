@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Threading.RateLimiting;
 using Dapper;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
@@ -48,6 +47,7 @@ internal static class Extensions
             sp.GetRequiredService<IHttpClientFactory>().CreateClient(DependencyChecks.KeyServiceClient), token,
             sp.GetRequiredService<IOptions<FormApiOptions>>().Value.BlindIndexKeyVersion, cancellationToken)));
         services.AddSingleton<FormApiMetrics>();
+        services.AddExceptionHandler<ServiceProblemHandler>();
         services.AddHealthChecks()
             .AddDatabaseCheck("mysql", () => new MySqlConnection(connectionString))
             .AddKeyServiceCheck()
@@ -57,29 +57,7 @@ internal static class Extensions
         {
             services.AddSingleton<IntakeDek>();
             services.AddSingleton<DncIntake>();
-            services.AddRateLimiter(limiter =>
-            {
-                limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
-                limiter.AddPolicy(DncApi.RateLimitPolicy, context => RateLimitPartition.GetTokenBucketLimiter(
-                    context.Connection.RemoteIpAddress?.ToString() ?? "unknown",
-                    _ => new TokenBucketRateLimiterOptions
-                    {
-                        TokenLimit = options.RateLimitBurst,
-                        TokensPerPeriod = options.RateLimitPerSecond,
-                        ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-                        QueueLimit = 0,
-                        AutoReplenishment = true,
-                    }));
-                limiter.OnRejected = async (context, cancellationToken) =>
-                {
-                    context.HttpContext.Response.Headers.RetryAfter = "1";
-                    await context.HttpContext.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-                    {
-                        HttpContext = context.HttpContext,
-                        ProblemDetails = { Status = StatusCodes.Status429TooManyRequests, Title = "Too many submissions from this address; retry after a second." },
-                    });
-                };
-            });
+            services.AddSubmissionRateLimiting(options);
         }
         else
         {
@@ -104,7 +82,7 @@ internal static class Extensions
         app.MapOpenApi();
         if (options.Instance == FormApiInstance.Intake)
         {
-            app.UseRateLimiter();
+            app.UseSubmissionRateLimiting(options);
             app.MapFormPage();
             app.MapDncIntakeApi();
             if (options.BenchPlaintextPeer)

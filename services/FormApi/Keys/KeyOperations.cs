@@ -110,8 +110,12 @@ internal sealed class KeyOperations(TransitClient transit, IKeyEncryptionKey kek
         return new DekRotationReport(jobId, newId, retiring);
     }
 
-    /// <summary>Erases the wrapped form of a retired DEK that no row uses any more; the time is recorded in destroyed_at.</summary>
-    public async Task<(DestroyOutcome Outcome, DateTime? DestroyedAt, long RowsUsingIt)> DestroyDekAsync(int dekId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Erases the wrapped form of a retired DEK that no row uses any more; the time is recorded in destroyed_at. While
+    /// rows remain, the answer says how many, and how many of them a re-encryption job quarantined (they do not decrypt:
+    /// an operator repairs or erases them; the DEK is never destroyed under them).
+    /// </summary>
+    public async Task<(DestroyOutcome Outcome, DateTime? DestroyedAt, long RowsUsingIt, long RowsQuarantined)> DestroyDekAsync(int dekId, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -121,28 +125,31 @@ internal sealed class KeyOperations(TransitClient transit, IKeyEncryptionKey kek
             "SELECT COUNT(*) FROM encryption_keys WHERE id = @dekId", new { dekId }, transaction, cancellationToken: cancellationToken));
         if (exists == 0)
         {
-            return (DestroyOutcome.NotFound, null, 0);
+            return (DestroyOutcome.NotFound, null, 0, 0);
         }
         if (key.Destroyed is not null)
         {
-            return (DestroyOutcome.AlreadyDestroyed, key.Destroyed, 0);
+            return (DestroyOutcome.AlreadyDestroyed, key.Destroyed, 0, 0);
         }
         if (key.Retired is null)
         {
-            return (DestroyOutcome.StillActive, null, 0);
+            return (DestroyOutcome.StillActive, null, 0, 0);
         }
         // No new row can be stored under a retired DEK (the intake's guarded INSERT, the update trigger), so a zero count here stays zero.
         var inUse = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
             "SELECT COUNT(*) FROM dnc_preferences WHERE dek_id = @dekId", new { dekId }, transaction, cancellationToken: cancellationToken));
         if (inUse > 0)
         {
-            return (DestroyOutcome.StillInUse, null, inUse);
+            var quarantined = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+                "SELECT COUNT(DISTINCT p.id) FROM dnc_preferences p JOIN dek_reencryption_quarantine q ON q.record_id = p.id WHERE p.dek_id = @dekId",
+                new { dekId }, transaction, cancellationToken: cancellationToken));
+            return (DestroyOutcome.StillInUse, null, inUse, quarantined);
         }
         var now = time.GetUtcNow().UtcDateTime;
         await connection.ExecuteAsync(new CommandDefinition(
             "UPDATE encryption_keys SET wrapped_dek = '', destroyed_at = @now WHERE id = @dekId", new { now, dekId }, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
         deks.Forget(dekId);
-        return (DestroyOutcome.Destroyed, now, 0);
+        return (DestroyOutcome.Destroyed, now, 0, 0);
     }
 }

@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Dapper;
 using Microsoft.Extensions.Options;
+using Pii.Crypto;
 using Pii.Crypto.Fields;
 using Pii.Crypto.Keys;
 using Pii.FormApi.Data;
@@ -14,8 +15,10 @@ namespace Pii.FormApi.Keys;
 
 /// <summary>
 /// A job's state. <see cref="RowsRemaining"/> is a running count (rows under the source DEKs when the job or its pass
-/// started, less those moved since), so polling it costs nothing; rows erased meanwhile leave it high until the pass
-/// ends and recounts. It is 0 exactly when the job completed.
+/// started, less those moved or quarantined since), so polling it costs nothing; rows erased meanwhile leave it high
+/// until the pass ends and recounts. It is 0 exactly when the job finished: <c>completed</c> (every row moved) or
+/// <c>incomplete</c> (every row moved but the <see cref="RowsQuarantined"/> ones, which do not decrypt: they stay
+/// under their retired DEK, listed in <see cref="QuarantinedRecordIds"/> (the first 100), until repaired or erased).
 /// </summary>
 internal sealed record ReencryptionJob(
     Guid Id,
@@ -26,6 +29,8 @@ internal sealed record ReencryptionJob(
     long RowsReencrypted,
     long RowsSkipped,
     long RowsRemaining,
+    long RowsQuarantined,
+    IReadOnlyList<Guid> QuarantinedRecordIds,
     DateTime CreatedAt,
     DateTime UpdatedAt,
     DateTime? FinishedAt);
@@ -41,12 +46,17 @@ internal sealed record ReencryptionJob(
 /// INSERTs (binary protocol: no hex text to build, send or parse) into a temporary table and one joined UPDATE. Writers
 /// hold disjoint rows; each commits only after the batch before it committed, so the saved cursor only moves forward
 /// over written batches.
+/// A row that does not decrypt under its DEK (tampered, or naming a key that is gone) would otherwise stall the job
+/// forever; it is quarantined instead (as the ETL does): recorded in <c>dek_reencryption_quarantine</c> with a reason
+/// code in the same transaction as its batch, counted in the job and the metric <c>formapi.reencryption.quarantined</c>,
+/// and not read again by this job.
 /// </summary>
 internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IOptions<FormApiOptions> options, FormApiMetrics metrics, TimeProvider time)
 {
     private const string Columns = "id, first_name, middle_name, last_name, phone, email, dek_id, row_version";
     /// <summary>cursor_dek_id value meaning "every source scanned in this pass".</summary>
     private const int EndOfPass = int.MaxValue;
+    private const int ListedQuarantine = 100;
     /// <summary>Per-connection scratch table of one batch (dropped first in case a failed batch left it on a pooled connection).</summary>
     private const string CreateBatchTable = """
         DROP TEMPORARY TABLE IF EXISTS reencrypt_batch;
@@ -69,8 +79,11 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
         // Jobs created before the running count existed are counted here.
         long remaining = row.rows_remaining ?? (sources.Count == 0 ? 0 : await connection.ExecuteScalarAsync<long>(new CommandDefinition(
             "SELECT COUNT(*) FROM dnc_preferences WHERE dek_id IN @sources", new { sources }, cancellationToken: cancellationToken)));
+        var quarantined = (await connection.QueryAsync<byte[]>(new CommandDefinition(
+            "SELECT record_id FROM dek_reencryption_quarantine WHERE job_id = @id ORDER BY record_id LIMIT @limit",
+            new { id = row.id, limit = ListedQuarantine }, cancellationToken: cancellationToken))).Select(DncDatabase.FromBytes).ToList();
         return new ReencryptionJob(DncDatabase.FromBytes(row.id), row.target_dek_id, sources, row.status, row.passes, row.rows_reencrypted, row.rows_skipped, remaining,
-            Utc(row.created_at), Utc(row.updated_at), row.finished_at is { } f ? Utc(f) : null);
+            row.rows_quarantined, quarantined, Utc(row.created_at), Utc(row.updated_at), row.finished_at is { } f ? Utc(f) : null);
     }
 
     /// <summary>The oldest running job, if any (after a restart this is the one to resume).</summary>
@@ -82,7 +95,7 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
         return id is null ? null : DncDatabase.FromBytes(id);
     }
 
-    /// <summary>Runs the job from its saved cursor; stops after <paramref name="maxBatches"/> batches (null: until done). Returns true when completed.</summary>
+    /// <summary>Runs the job from its saved cursor; stops after <paramref name="maxBatches"/> batches (null: until done). Returns true when finished.</summary>
     public async Task<bool> RunAsync(Guid jobId, int? maxBatches, CancellationToken cancellationToken)
     {
         int batches = 0;
@@ -95,7 +108,7 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
                 var loaded = await LoadAsync(connection, idBytes, cancellationToken);
                 if (loaded is null || loaded.status != "running")
                 {
-                    return loaded?.status == "completed";
+                    return loaded?.status is "completed" or "incomplete";
                 }
                 job = loaded;
             }
@@ -139,7 +152,7 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
         {
             while (maxBatches is null || batches < maxBatches)
             {
-                var rows = await ReadBatchAsync(source, after, options.Value.ReencryptionBatchSize, cancellationToken);
+                var rows = await ReadBatchAsync(jobId, source, after, options.Value.ReencryptionBatchSize, cancellationToken);
                 if (rows.Count == 0)
                 {
                     break;
@@ -164,13 +177,15 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
         return batches;
     }
 
-    private async Task<List<DncRecords.StoredRowForKeys>> ReadBatchAsync(int source, byte[]? after, int batchSize, CancellationToken cancellationToken)
+    /// <summary>The next rows under <paramref name="source"/>, without those this job already quarantined.</summary>
+    private async Task<List<DncRecords.StoredRowForKeys>> ReadBatchAsync(byte[] jobId, int source, byte[]? after, int batchSize, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         using var span = DncDatabase.StartSpan("SELECT", DncIntake.Table);
         return [.. await connection.QueryAsync<DncRecords.StoredRowForKeys>(new CommandDefinition(
-            $"SELECT {Columns} FROM dnc_preferences WHERE dek_id = @source AND id > @after ORDER BY id LIMIT @batchSize",
-            new { source, after = after ?? new byte[16], batchSize }, cancellationToken: cancellationToken))];
+            $"SELECT {Columns} FROM dnc_preferences p WHERE dek_id = @source AND id > @after "
+            + "AND NOT EXISTS (SELECT 1 FROM dek_reencryption_quarantine q WHERE q.job_id = @jobId AND q.record_id = p.id) ORDER BY id LIMIT @batchSize",
+            new { source, after = after ?? new byte[16], batchSize, jobId }, cancellationToken: cancellationToken))];
     }
 
     /// <summary>
@@ -184,60 +199,93 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
     private async Task WriteBatchAsync(byte[] jobId, int target, int source, FieldKey from, FieldKey to, List<DncRecords.StoredRowForKeys> rows,
         Task predecessor, CancellationToken cancellationToken)
     {
-        var moved = Reencrypt(from, to, rows);
+        var (movable, moved, quarantine) = Reencrypt(from, to, rows);
         using var span = DncDatabase.StartSpan("UPDATE", DncIntake.Table);
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        long quarantined = 0;
+        foreach (var (recordId, reason) in quarantine)
+        {
+            // IGNORE: a row quarantined by an earlier, rolled-back attempt of this batch is counted once.
+            quarantined += await connection.ExecuteAsync(new CommandDefinition(
+                "INSERT IGNORE INTO dek_reencryption_quarantine (job_id, record_id, dek_id, reason, quarantined_at) VALUES (@jobId, @recordId, @source, @reason, @now)",
+                new { jobId, recordId, source, reason, now = time.GetUtcNow().UtcDateTime }, transaction, cancellationToken: cancellationToken));
+        }
         await connection.ExecuteAsync(new CommandDefinition(CreateBatchTable, transaction: transaction, cancellationToken: cancellationToken));
-        await InsertBatchAsync(connection, transaction, rows, moved, cancellationToken);
+        await InsertBatchAsync(connection, transaction, movable, moved, cancellationToken);
         long done = await connection.ExecuteAsync(new CommandDefinition("""
             UPDATE dnc_preferences p JOIN reencrypt_batch t ON p.id = t.id
             SET p.first_name = t.c0, p.middle_name = t.c1, p.last_name = t.c2, p.phone = t.c3, p.email = t.c4, p.dek_id = @target, p.row_version = p.row_version + 1
             WHERE p.dek_id = @source AND p.row_version = t.v
             """, new { target, source }, transaction, cancellationToken: cancellationToken));
         await connection.ExecuteAsync(new CommandDefinition("DROP TEMPORARY TABLE reencrypt_batch", transaction: transaction, cancellationToken: cancellationToken));
-        long skipped = rows.Count - done;
+        long skipped = movable.Count - done;
         await predecessor;
         await connection.ExecuteAsync(new CommandDefinition("""
             UPDATE dek_reencryption_jobs SET cursor_dek_id = @source, cursor_id = @cursor, rows_reencrypted = rows_reencrypted + @done,
-              rows_skipped = rows_skipped + @skipped,
-              rows_remaining = GREATEST(rows_remaining - @done, 0), updated_at = @now WHERE id = @jobId
+              rows_skipped = rows_skipped + @skipped, rows_quarantined = rows_quarantined + @quarantined,
+              rows_remaining = GREATEST(rows_remaining - @done - @quarantined, 0), updated_at = @now WHERE id = @jobId
             """,
-            new { source, cursor = rows[^1].id, done, skipped, now = time.GetUtcNow().UtcDateTime, jobId }, transaction, cancellationToken: cancellationToken));
+            new { source, cursor = rows[^1].id, done, skipped, quarantined, now = time.GetUtcNow().UtcDateTime, jobId }, transaction, cancellationToken: cancellationToken));
         await transaction.CommitAsync(cancellationToken);
         metrics.RowsReencrypted.Add(done);
         metrics.RowsSkipped.Add(skipped);
+        metrics.RowsQuarantined.Add(quarantined);
     }
 
-    /// <summary>The five PII cells of each row decrypted under <paramref name="from"/> and encrypted under <paramref name="to"/> (same context).</summary>
-    private static byte[]?[][] Reencrypt(FieldKey from, FieldKey to, List<DncRecords.StoredRowForKeys> rows)
+    /// <summary>
+    /// The five PII cells of each row decrypted under <paramref name="from"/> and encrypted under <paramref name="to"/>
+    /// (same context): the rows that decrypt with their new cells, and the ids of those that do not with a reason code.
+    /// </summary>
+    private static (List<DncRecords.StoredRowForKeys> Movable, List<byte[]?[]> Moved, List<(byte[] Id, string Reason)> Quarantine) Reencrypt(
+        FieldKey from, FieldKey to, List<DncRecords.StoredRowForKeys> rows)
     {
-        var moved = new byte[]?[rows.Count][];
-        for (int r = 0; r < rows.Count; r++)
+        var movable = new List<DncRecords.StoredRowForKeys>(rows.Count);
+        var moved = new List<byte[]?[]>(rows.Count);
+        var quarantine = new List<(byte[], string)>();
+        foreach (var row in rows)
         {
-            var row = rows[r];
             var idText = DncDatabase.FromBytes(row.id).ToString("D");
             byte[]?[] values = [row.first_name, row.middle_name, row.last_name, row.phone, row.email];
-            for (int i = 0; i < values.Length; i++)
+            try
             {
-                var context = new FieldContext(DncIntake.Table, PiiColumns[i], idText);
-                var plaintext = FieldCipher.Decrypt(from, values[i], context);
-                values[i] = FieldCipher.Encrypt(to, FieldMode.Randomized, plaintext, context);
-                if (plaintext is not null)
+                for (int i = 0; i < values.Length; i++)
                 {
-                    CryptographicOperations.ZeroMemory(plaintext);
+                    var context = new FieldContext(DncIntake.Table, PiiColumns[i], idText);
+                    var plaintext = FieldCipher.Decrypt(from, values[i], context);
+                    values[i] = FieldCipher.Encrypt(to, FieldMode.Randomized, plaintext, context);
+                    if (plaintext is not null)
+                    {
+                        CryptographicOperations.ZeroMemory(plaintext);
+                    }
                 }
             }
-            moved[r] = values;
+            catch (CryptoException e)
+            {
+                quarantine.Add((row.id, ReasonCode(e)));
+                continue;
+            }
+            movable.Add(row);
+            moved.Add(values);
         }
-        return moved;
+        return (movable, moved, quarantine);
     }
+
+    /// <summary>The quarantine reason codes the ETL uses for the same failures.</summary>
+    private static string ReasonCode(CryptoException e) => e switch
+    {
+        TamperedException => "tampered",
+        UnknownKeyException => "unknown_key",
+        UnsupportedVersionException => "unsupported_version",
+        TruncatedException => "truncated",
+        _ => "malformed",
+    };
 
     /// <summary>
     /// Inserts the batch into the scratch table: one prepared statement of <see cref="RowsPerInsert"/> rows executed with
     /// each full chunk's values, then one for the remainder. Only ids, row versions and ciphertexts are sent.
     /// </summary>
-    private static async Task InsertBatchAsync(DbConnection connection, DbTransaction transaction, List<DncRecords.StoredRowForKeys> rows, byte[]?[][] moved,
+    private static async Task InsertBatchAsync(DbConnection connection, DbTransaction transaction, List<DncRecords.StoredRowForKeys> rows, List<byte[]?[]> moved,
         CancellationToken cancellationToken)
     {
         int fullChunks = rows.Count / RowsPerInsert;
@@ -291,7 +339,7 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
 
     private static Task<JobRow?> LoadAsync(DbConnection connection, byte[] jobId, CancellationToken cancellationToken) =>
         connection.QueryFirstOrDefaultAsync<JobRow>(new CommandDefinition(
-            "SELECT id, target_dek_id, source_dek_ids, status, passes, rows_reencrypted, rows_skipped, rows_remaining, created_at, updated_at, finished_at, cursor_dek_id, cursor_id FROM dek_reencryption_jobs WHERE id = @id",
+            "SELECT id, target_dek_id, source_dek_ids, status, passes, rows_reencrypted, rows_skipped, rows_remaining, rows_quarantined, created_at, updated_at, finished_at, cursor_dek_id, cursor_id FROM dek_reencryption_jobs WHERE id = @id",
             new { id = jobId }, cancellationToken: cancellationToken));
 
     private async Task SaveCursorAsync(byte[] jobId, int? sourceDek, byte[]? cursor, CancellationToken cancellationToken)
@@ -302,18 +350,24 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
             new { sourceDek, cursor, now = time.GetUtcNow().UtcDateTime, jobId }, cancellationToken: cancellationToken));
     }
 
-    /// <summary>End of a pass: done when nothing is left under a source DEK; otherwise start another pass from the top.</summary>
+    /// <summary>
+    /// End of a pass: done when nothing but quarantined rows is left under a source DEK (status <c>completed</c>, or
+    /// <c>incomplete</c> when rows were quarantined); otherwise start another pass from the top.
+    /// </summary>
     private async Task<bool> FinishPassAsync(byte[] jobId, List<int> sources, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         long remaining = sources.Count == 0 ? 0 : await connection.ExecuteScalarAsync<long>(new CommandDefinition(
-            "SELECT COUNT(*) FROM dnc_preferences WHERE dek_id IN @sources", new { sources }, cancellationToken: cancellationToken));
+            "SELECT COUNT(*) FROM dnc_preferences p WHERE dek_id IN @sources "
+            + "AND NOT EXISTS (SELECT 1 FROM dek_reencryption_quarantine q WHERE q.job_id = @jobId AND q.record_id = p.id)",
+            new { sources, jobId }, cancellationToken: cancellationToken));
         metrics.Remaining = remaining;
         var now = time.GetUtcNow().UtcDateTime;
         if (remaining == 0)
         {
             await connection.ExecuteAsync(new CommandDefinition(
-                "UPDATE dek_reencryption_jobs SET status = 'completed', passes = passes + 1, rows_remaining = 0, updated_at = @now, finished_at = @now WHERE id = @jobId AND status = 'running'",
+                "UPDATE dek_reencryption_jobs SET status = IF(rows_quarantined > 0, 'incomplete', 'completed'), passes = passes + 1, rows_remaining = 0, "
+                + "updated_at = @now, finished_at = @now WHERE id = @jobId AND status = 'running'",
                 new { now, jobId }, cancellationToken: cancellationToken));
             return true;
         }
@@ -329,7 +383,7 @@ internal sealed class ReencryptionJobs(DncDatabase database, DekManager deks, IO
     private static DateTime Utc(DateTime value) => DateTime.SpecifyKind(value, DateTimeKind.Utc);
 
     private sealed record JobRow(byte[] id, int target_dek_id, string source_dek_ids, string status, int passes, long rows_reencrypted, long rows_skipped,
-        long? rows_remaining, DateTime created_at, DateTime updated_at, DateTime? finished_at, int? cursor_dek_id, byte[]? cursor_id);
+        long? rows_remaining, long rows_quarantined, DateTime created_at, DateTime updated_at, DateTime? finished_at, int? cursor_dek_id, byte[]? cursor_id);
 }
 
 /// <summary>Runs queued re-encryption jobs in the back office, resuming any job left running by a previous process.</summary>

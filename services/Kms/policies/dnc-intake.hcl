@@ -9,3 +9,9 @@ path "transit/datakey/plaintext/dnc" {
 path "transit/hmac/dnc/sha2-256" {
   capabilities = ["update"]
 }
+
+# The service's health check looks its own token up, so a revoked or expired token is reported as unhealthy (Vault's
+# default policy allows this; the AppHost issues service tokens without the default policy).
+path "auth/token/lookup-self" {
+  capabilities = ["read"]
+}

@@ -18,3 +18,9 @@ path "transit/decrypt/documents" {
 path "transit/rewrap/documents" {
   capabilities = ["update"]
 }
+
+# The service's health check looks its own token up, so a revoked or expired token is reported as unhealthy (Vault's
+# default policy allows this; the AppHost issues service tokens without the default policy).
+path "auth/token/lookup-self" {
+  capabilities = ["read"]
+}
