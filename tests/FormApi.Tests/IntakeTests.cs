@@ -3,7 +3,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Dapper;
-using MySql.Data.MySqlClient;
+using MySqlConnector;
 using Pii.Crypto.Transit;
 
 namespace Pii.FormApi.Tests;
