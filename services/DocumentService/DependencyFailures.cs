@@ -47,6 +47,8 @@ internal sealed class DependencyFailureFilter(ILogger<DependencyFailureFilter> l
     public static string? Describe(Exception e) => e switch
     {
         TransitException => "The key service is unavailable.",
+        // The key-service client's resilience pipeline (and TransitClient's own) gave up on time.
+        Polly.Timeout.TimeoutRejectedException => "The key service is unavailable.",
         AmazonServiceException => "Object storage is unavailable.",
         NpgsqlException => "The database is unavailable.",
         HttpRequestException or TaskCanceledException { InnerException: TimeoutException } => "A dependency is unavailable.",

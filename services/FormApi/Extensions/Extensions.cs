@@ -34,7 +34,6 @@ internal static class Extensions
 
         services.Configure<FormApiOptions>(configuration.GetSection(FormApiOptions.Section));
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
-        services.AddOpenApi();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<DncDatabase>();
         services.AddSingleton(new KeyServiceIdentity(token));
@@ -95,11 +94,10 @@ internal static class Extensions
         }
     }
 
-    /// <summary>Maps this instance's half of the routes (the other half does not exist here: 404) and the OpenAPI document.</summary>
+    /// <summary>Maps this instance's half of the routes (the other half does not exist here: 404).</summary>
     public static void MapFormApi(this WebApplication app)
     {
         var options = app.Services.GetRequiredService<IOptions<FormApiOptions>>().Value;
-        app.MapOpenApi();
         if (options.Instance == FormApiInstance.Intake)
         {
             app.UseRateLimiter();
