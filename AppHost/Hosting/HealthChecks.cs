@@ -1,8 +1,7 @@
 using System.Data.Common;
 using System.Net.Sockets;
-using MySql.Data.MySqlClient;
+using MySqlConnector;
 using Npgsql;
-using Pii.ServiceDefaults.Data;
 
 namespace Pii.AppHost.Hosting;
 
@@ -45,7 +44,6 @@ public static class HealthChecks
 
     public static Func<CancellationToken, Task<HealthResult>> MySqlQuery(Func<string> connectionString) => ct =>
     {
-        MySqlCharsetShim.Apply();
         return QueryAsync(() => new MySqlConnection(connectionString()), ct);
     };
 

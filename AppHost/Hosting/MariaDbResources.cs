@@ -1,6 +1,5 @@
 using System.Globalization;
-using MySql.Data.MySqlClient;
-using Pii.ServiceDefaults.Data;
+using MySqlConnector;
 
 namespace Pii.AppHost.Hosting;
 
@@ -122,7 +121,6 @@ public sealed class MariaDbServer : Resource
 
     private async Task ProvisionRootAsync(CancellationToken cancellationToken)
     {
-        MySqlCharsetShim.Apply();
         var tcpWorks = (await HealthChecks.MySqlQuery(() => AdminConnectionString)(cancellationToken)).IsHealthy;
         if (!tcpWorks)
         {
@@ -203,7 +201,6 @@ public sealed class MariaDbDatabase : Resource
             Log.Append($"[apphost] {Name}: external server — database and users are not provisioned by the AppHost.", isError: false);
             return;
         }
-        MySqlCharsetShim.Apply();
         await Server.ProvisioningGate.WaitAsync(cancellationToken);
         try
         {
@@ -246,7 +243,6 @@ public sealed class MariaDbDatabase : Resource
     {
         Tools.QuotedIdentifier(user);
         if (Server.IsExternal) return;
-        MySqlCharsetShim.Apply();
         await using var admin = new MySqlConnection(Server.AdminConnectionString);
         await admin.OpenAsync(cancellationToken);
         foreach (var grant in grants)

@@ -1,7 +1,7 @@
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
-using MySql.Data.MySqlClient;
+using MySqlConnector;
 using Pii.Crypto.Fields;
 
 namespace Pii.Bench.Shared;

@@ -5,10 +5,12 @@ using Pii.DocumentService.Patients;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
+builder.AddDefaultOpenApi();
 builder.AddApplicationServices();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
+app.MapDefaultOpenApi();
 app.UseDefaultFiles();
 app.UseStaticFiles();
 app.UseAuthentication();

@@ -5,6 +5,7 @@ using Pii.EtlWorker.Extensions;
 var command = EtlCommandLine.Parse(args);
 var builder = WebApplication.CreateBuilder(command.HostArguments);
 builder.AddServiceDefaults();
+builder.AddDefaultOpenApi();
 builder.AddApplicationServices(command);
 
 var app = builder.Build();
@@ -14,6 +15,7 @@ if (command.Once)
 }
 
 app.MapDefaultEndpoints();
+app.MapDefaultOpenApi();
 app.MapSuppressionApi();
 await app.RunAsync();
 return 0;

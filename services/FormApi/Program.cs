@@ -3,10 +3,12 @@ using Pii.FormApi.Extensions;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
+builder.AddDefaultOpenApi();
 builder.AddApplicationServices();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
+app.MapDefaultOpenApi();
 app.MapStatusApi();
 app.MapFormApi();
 app.Run();

@@ -1,50 +1,65 @@
-using System.Data.Common;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Http.Resilience;
+using Polly;
 
 namespace Pii.Services.Shared;
 
 /// <summary>
-/// Readiness checks on a service's real dependencies, shared as linked source (eShop's src/Shared pattern):
-/// a database answers <c>SELECT 1</c> with the service's own credentials; the key service answers <c>sys/health</c>.
+/// The key service as a dependency, shared as linked source (eShop's src/Shared pattern): its address, the named
+/// HttpClient that calls it (service discovery from the defaults, plus a resilience handler), and a readiness check on
+/// its <c>sys/health</c>. Database checks come with the data sources (Aspire.Npgsql, AddMySqlDataSource).
 /// </summary>
 internal static class DependencyChecks
 {
     public const string KeyServiceClient = "vault";
 
-    /// <summary>The key service's address: VAULT_ADDR (Vault's own variable) or <c>services:vault:http:0</c>.</summary>
+    /// <summary>
+    /// VAULT_ADDR (Vault's own variable, for a real Vault or OpenBao) when set; otherwise the logical address
+    /// <c>https+http://vault</c>, which service discovery resolves from <c>services:vault:https|http:0</c> as an AppHost
+    /// injects it.
+    /// </summary>
     public static Uri KeyServiceAddress(IConfiguration configuration) =>
-        new(configuration["VAULT_ADDR"] ?? configuration["services:vault:http:0"]
-            ?? throw new InvalidOperationException("No key service address: set VAULT_ADDR or services__vault__http__0."));
+        new(configuration["VAULT_ADDR"] is { Length: > 0 } address ? address : "https+http://vault");
 
-    public static IServiceCollection AddKeyServiceClient(this IServiceCollection services, IConfiguration configuration)
+    /// <summary>
+    /// The named client every key-service call goes through: 5 s in all, 2 s per attempt, and up to two quick retries
+    /// of transient failures for safe methods only. POSTs are not retried here: <c>TransitClient</c> decides which
+    /// transit operations may be repeated. No circuit breaker: a failing key service must keep answering 503 per
+    /// request, not a broken-circuit exception.
+    /// </summary>
+    public static IHttpClientBuilder AddKeyServiceClient(this IServiceCollection services, IConfiguration configuration) =>
+        services.AddKeyServiceClient(configuration, KeyServiceClient, total: TimeSpan.FromSeconds(5), attempt: TimeSpan.FromSeconds(2));
+
+    /// <summary>Another named key-service client with the same pipeline and its own limits (long batch calls).</summary>
+    public static IHttpClientBuilder AddKeyServiceClient(this IServiceCollection services, IConfiguration configuration, string name, TimeSpan total, TimeSpan attempt)
     {
-        services.AddHttpClient(KeyServiceClient, client =>
+        var builder = services.AddHttpClient(name, client =>
         {
             client.BaseAddress = KeyServiceAddress(configuration);
-            client.Timeout = TimeSpan.FromSeconds(5);
+            // The pipeline's total timeout is the limit; HttpClient's own (100 s) would only hide it.
+            client.Timeout = Timeout.InfiniteTimeSpan;
         });
-        return services;
+        builder.AddResilienceHandler("key-service", pipeline => pipeline
+            .AddTimeout(total)
+            .AddRetry(KeyServiceRetry())
+            .AddTimeout(attempt));
+        return builder;
     }
 
-    public static IHealthChecksBuilder AddDatabaseCheck(this IHealthChecksBuilder builder, string name, Func<DbConnection> create) =>
-        builder.AddAsyncCheck(name, async cancellationToken =>
+    private static HttpRetryStrategyOptions KeyServiceRetry()
+    {
+        var retry = new HttpRetryStrategyOptions
         {
-            try
-            {
-                await using var connection = create();
-                await connection.OpenAsync(cancellationToken);
-                await using var command = connection.CreateCommand();
-                command.CommandText = "SELECT 1";
-                await command.ExecuteScalarAsync(cancellationToken);
-                return HealthCheckResult.Healthy();
-            }
-            catch (DbException e)
-            {
-                return HealthCheckResult.Unhealthy($"{name} unreachable: {e.GetType().Name}");
-            }
-        });
+            MaxRetryAttempts = 2,
+            Delay = TimeSpan.FromMilliseconds(100),
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = true,
+        };
+        retry.DisableForUnsafeHttpMethods();
+        return retry;
+    }
 
     /// <summary>
     /// Vault's sys/health: 200 active, 429/473 standby; 501 uninitialised and 503 sealed are unhealthy. Then, when the
@@ -76,7 +91,7 @@ internal static class DependencyChecks
                     var other => HealthCheckResult.Unhealthy($"key service answered {other} to the token check"),
                 };
             }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or Polly.Timeout.TimeoutRejectedException)
             {
                 return HealthCheckResult.Unhealthy("key service unreachable");
             }

@@ -1,11 +1,10 @@
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
-using MySql.Data.MySqlClient;
+using MySqlConnector;
 using Npgsql;
 using Pii.AppHost.Hosting;
 using Pii.Crypto.Fields;
-using Pii.ServiceDefaults.Data;
 
 namespace Pii.EtlWorker.Tests;
 
@@ -28,6 +27,9 @@ public sealed class EtlFixture : IAsyncLifetime
 
     public string SourceConnectionString => _source.ConnectionString;
 
+    /// <summary>The worker's read-only source, as the worker opens it (a MySqlConnector data source).</summary>
+    public MySqlDataSource SourceDataSource { get; private set; } = null!;
+
     public string SourceAdminConnectionString => _dnc.ConnectionString;
 
     public string TargetConnectionString => _target.ConnectionString;
@@ -47,7 +49,6 @@ public sealed class EtlFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        MySqlCharsetShim.Apply();
         _model = LocalResources.CreateModel("etl");
         _vault = _model.AddKeyService("vault").AddTransitKey("dnc").AddTransitKey("suppression-index");
         _etlToken = _vault.AddToken("etlworker", "etl");
@@ -56,6 +57,7 @@ public sealed class EtlFixture : IAsyncLifetime
         _dnc = _model.AddMariaDb("mysql").AddDatabase("dnc");
         _source = _dnc.AddUser("dnc_etl", MySqlAccess.ReadOnly);
         _resources = await LocalResources.StartAsync(_model, TimeSpan.FromMinutes(6));
+        SourceDataSource = new MySqlDataSource(SourceConnectionString);
         await using var admin = new MySqlConnection(SourceAdminConnectionString);
         await admin.OpenAsync();
         var schema = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "dnc-schema.sql"));
@@ -68,6 +70,7 @@ public sealed class EtlFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         Http.Dispose();
+        if (SourceDataSource is not null) await SourceDataSource.DisposeAsync();
         if (_resources is not null) await _resources.DisposeAsync();
     }
 

@@ -50,7 +50,7 @@ public sealed class KeyServiceTests(EtlFixture fixture) : IAsyncLifetime
         using var http = new HttpClient(new CountingHandler(calls));
         var options = new TransitClientOptions { Address = new Uri(fixture.VaultAddress + "/"), Token = fixture.EtlToken };
         var kek = new BatchUnwrapKek(new TransitClient(http, options), "dnc");
-        var reader = new SourceReader(fixture.SourceConnectionString);
+        var reader = new SourceReader(fixture.SourceDataSource);
         var store = new SourceDekStore(reader);
         using var deks = new DekManager(kek, store, new DekPolicy { CacheCapacity = 8 });
         var decryptor = new RowDecryptor(deks, kek, store);
@@ -75,7 +75,7 @@ public sealed class KeyServiceTests(EtlFixture fixture) : IAsyncLifetime
         // A port nobody listens on: connection refused, a real fault of the key service's reachability.
         var options = new TransitClientOptions { Address = new Uri("http://127.0.0.1:9/"), Token = fixture.EtlToken, MaxRetries = 0 };
         var kek = new BatchUnwrapKek(new TransitClient(http, options), "dnc");
-        var reader = new SourceReader(fixture.SourceConnectionString);
+        var reader = new SourceReader(fixture.SourceDataSource);
         var store = new SourceDekStore(reader);
         using var deks = new DekManager(kek, store);
         var rows = await reader.ReadPreferencesAsync(Watermark.Start, 100, TimeSpan.Zero, default);

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using MySql.Data.MySqlClient;
+using MySqlConnector;
 using Pii.Crypto.Fields;
 using Pii.Services.Shared;
 

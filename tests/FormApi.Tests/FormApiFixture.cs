@@ -6,10 +6,9 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
-using MySql.Data.MySqlClient;
+using MySqlConnector;
 using Pii.AppHost;
 using Pii.AppHost.Hosting;
-using Pii.ServiceDefaults.Data;
 
 using FormApiProgram = formapi::Program;
 
@@ -67,7 +66,6 @@ public sealed class FormApiFixture : IAsyncLifetime
         IntakeToken = KeyService.AddToken("formapi", "dnc-intake");
         BackofficeToken = KeyService.AddToken("formapi-backoffice", "dnc-backoffice");
         _resources = await LocalResources.StartAsync(model, TimeSpan.FromMinutes(5));
-        MySqlCharsetShim.Apply();
 
         // Re-encryption jobs are stepped by hand here (resumability test); KeyRotationTests starts a back office with the worker on.
         Backoffice = CreateBackoffice(new Dictionary<string, string> { ["FormApi:ReencryptionInBackground"] = "false", ["FormApi:ReencryptionBatchSize"] = "3" });

@@ -3,8 +3,9 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Dapper;
-using MySql.Data.MySqlClient;
+using MySqlConnector;
 using Pii.Crypto.Transit;
+using Pii.Testing;
 
 namespace Pii.FormApi.Tests;
 
@@ -221,15 +222,20 @@ public sealed class IntakeTests(FormApiFixture fixture)
     public async Task Both_instances_serve_their_OpenAPI_document()
     {
         using var intake = fixture.Intake.CreateClient();
-        var intakeDoc = await intake.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
+        var intakeDoc = await OpenApiCoverage.AssertEveryEndpointDocumentedAsync(fixture.Intake.Services, intake);
         Assert.True(intakeDoc.GetProperty("paths").TryGetProperty("/api/dnc", out _));
         Assert.True(intakeDoc.GetProperty("paths").TryGetProperty("/submit", out _));
         Assert.False(intakeDoc.GetProperty("paths").TryGetProperty("/api/audit", out _));
+        Assert.False(OpenApiCoverage.RequiresApiKey(OpenApiCoverage.Operation(intakeDoc, "POST", "/api/dnc")));
 
         using var backoffice = fixture.BackofficeClient(null);
-        var backofficeDoc = await backoffice.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
+        var backofficeDoc = await OpenApiCoverage.AssertEveryEndpointDocumentedAsync(fixture.Backoffice.Services, backoffice);
         Assert.True(backofficeDoc.GetProperty("paths").TryGetProperty("/api/dnc/{id}", out _));
         Assert.True(backofficeDoc.GetProperty("paths").TryGetProperty("/api/keys/rotate-kek", out _));
+        Assert.True(OpenApiCoverage.RequiresApiKey(OpenApiCoverage.Operation(backofficeDoc, "GET", "/api/dnc/{id}")));
+        using var docs = await backoffice.GetAsync("/docs");
+        docs.EnsureSuccessStatusCode();
+        Assert.Equal("text/html", docs.Content.Headers.ContentType?.MediaType);
     }
 
     [Fact]

@@ -6,7 +6,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using Dapper;
 using Microsoft.Extensions.DependencyInjection;
-using MySql.Data.MySqlClient;
+using MySqlConnector;
 using Pii.Crypto.Fields;
 using Pii.Crypto.Keys;
 using Pii.Testing;

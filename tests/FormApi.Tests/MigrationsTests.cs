@@ -1,7 +1,7 @@
 extern alias formapi;
 
 using Dapper;
-using MySql.Data.MySqlClient;
+using MySqlConnector;
 using Masking = formapi::Pii.FormApi.Domain.Masking;
 using Migrations = formapi::Pii.FormApi.Data.Migrations;
 

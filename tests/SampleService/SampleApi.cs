@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Pii.ServiceDefaults.Redaction;
 
 namespace Pii.SampleService;
@@ -71,4 +72,16 @@ internal sealed class PeerClient(HttpClient http)
 {
     public async Task<string> HelloAsync(CancellationToken cancellationToken) =>
         await http.GetFromJsonAsync<string>("/hello", cancellationToken) ?? "";
+
+    public async Task<bool> AliveAsync(CancellationToken cancellationToken)
+    {
+        using var response = await http.GetAsync("/alive", cancellationToken);
+        return response.IsSuccessStatusCode;
+    }
+}
+
+internal sealed class PeerHealthCheck(PeerClient peer) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        await peer.AliveAsync(cancellationToken) ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("peer not alive");
 }

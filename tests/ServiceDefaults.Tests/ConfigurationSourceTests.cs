@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Hosting;
-using Pii.AppHost.Dashboard;
+using Pii.ServiceDefaults.Tests.Otlp;
 using Pii.Testing;
 
 namespace Pii.ServiceDefaults.Tests;
@@ -15,12 +15,10 @@ public sealed class ConfigurationSourceTests
     [Fact]
     public async Task Otel_settings_from_configuration_alone_configure_the_exporters()
     {
-        await using var dashboard = await DashboardServer.StartAsync(
-            new DashboardOptions { UiUrl = "http://127.0.0.1:0", OtlpUrl = "http://127.0.0.1:0", OtlpApiKey = "config-key" },
-            new EmptyCatalog(), CancellationToken.None);
+        await using var otlp = OtlpCapture.Start("config-key");
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = Environments.Development });
         builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"] = dashboard.OtlpUrl.ToString().TrimEnd('/');
+        builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp.Endpoint.ToString().TrimEnd('/');
         builder.Configuration["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
         builder.Configuration["OTEL_EXPORTER_OTLP_HEADERS"] = "x-otlp-api-key=config-key";
         builder.Configuration["OTEL_SERVICE_NAME"] = "configured";
@@ -35,9 +33,9 @@ public sealed class ConfigurationSourceTests
 
         (await http.GetAsync(route)).EnsureSuccessStatusCode();
 
-        var span = await Eventually.WaitAsync(
-            () => dashboard.Store.GetTraces().SelectMany(t => t.Spans).FirstOrDefault(s => s.Name == $"GET {route}"), "the configured host's span");
-        Assert.Equal("configured", span.Resource.ServiceName);
-        Assert.Equal("cfginstx", span.Resource.InstanceId);
+        var span = await Eventually.WaitAsync(() => otlp.Spans.FirstOrDefault(s => s.Name == $"GET {route}"), "the configured host's span");
+        Assert.Equal("configured", span.ServiceName);
+        Assert.Equal("cfginstx", span.Resource["service.instance.id"]);
+        Assert.Equal(0, otlp.Refused);
     }
 }

@@ -3,8 +3,6 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using OpenTelemetry.Metrics;
-using OpenTelemetry.Trace;
 
 namespace Pii.ServiceDefaults.Tests;
 
@@ -47,16 +45,5 @@ public sealed class DefaultEndpointsTests
 
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-    }
-
-    [Fact]
-    public async Task Without_an_OTLP_endpoint_no_telemetry_provider_is_built()
-    {
-        var (app, client) = await StartAsync(Environments.Development);
-        await using var _ = app;
-        using var __ = client;
-
-        Assert.Null(app.Services.GetService<TracerProvider>());
-        Assert.Null(app.Services.GetService<MeterProvider>());
     }
 }

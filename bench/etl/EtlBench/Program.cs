@@ -4,12 +4,11 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
-using MySql.Data.MySqlClient;
+using MySqlConnector;
 using Npgsql;
 using Pii.AppHost.Hosting;
 using Pii.Bench.Shared;
 using Pii.Crypto.Fields;
-using Pii.ServiceDefaults.Data;
 
 // ETL throughput: real MariaDB, PostgreSQL and key service (the AppHost's launcher), N DNC rows encrypted with the
 // field cipher under a few DEKs made by the key service, then the worker binary's `--once` pass timed by the worker
@@ -19,7 +18,6 @@ using Pii.ServiceDefaults.Data;
 var rows = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 100_000;
 var runs = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3;
 var dekCount = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 4;
-MySqlCharsetShim.Apply();
 
 var model = LocalResources.CreateModel("etlbench");
 var vault = model.AddKeyService("vault").AddTransitKey("dnc").AddTransitKey("suppression-index");

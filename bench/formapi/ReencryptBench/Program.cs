@@ -5,12 +5,11 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
-using MySql.Data.MySqlClient;
+using MySqlConnector;
 using Pii.AppHost;
 using Pii.Bench.Shared;
 using Pii.AppHost.Hosting;
 using Pii.Crypto.Fields;
-using Pii.ServiceDefaults.Data;
 
 // DEK re-encryption throughput (issue 5): starts MariaDB, the key service and both FormApi instances with the AppHost's
 // launcher, bulk-loads N DNC rows whose five fields are real field-cipher ciphertexts under one DEK made by the key
@@ -21,7 +20,6 @@ using Pii.ServiceDefaults.Data;
 var rows = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 1_000_000;
 var clients = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 2;
 var batchSize = args.Length > 2 ? args[2] : null;
-MySqlCharsetShim.Apply();
 
 var model = LocalResources.CreateModel("reencrypt-bench", progress: Console.Out);
 var apiKeys = new ApiKeys(model.Secrets);

@@ -22,7 +22,7 @@ internal static class Extensions
     public const string TransitKeyName = "documents";
 
     /// <summary>
-    /// PostgreSQL (ConnectionStrings:records), the documents bucket (ConnectionStrings:documents), the key service
+    /// PostgreSQL (ConnectionStrings:records, through Aspire.Npgsql), the documents bucket (ConnectionStrings:documents), the key service
     /// (VAULT_ADDR / VAULT_TOKEN, KEK "documents"), the tier-3 application key (DocumentService:ApplicationKey[File]),
     /// role API keys (Auth:ApiKeyHashes:*).
     /// </summary>
@@ -30,14 +30,14 @@ internal static class Extensions
     {
         var configuration = builder.Configuration;
         var services = builder.Services;
-        var records = configuration.GetConnectionString("records") ?? throw new InvalidOperationException("ConnectionStrings:records is not set.");
         var bucket = S3BucketConnection.Parse(configuration.GetConnectionString("documents") ?? throw new InvalidOperationException("ConnectionStrings:documents is not set."));
         // Fail at start, with the reason, rather than on the first patient request.
         DocumentKeys.LoadApplicationKey(configuration).Dispose();
         services.AddOptions<DocumentOptions>().Bind(configuration.GetSection("DocumentService")).Configure(o => o.Bucket = bucket.Bucket);
         services.AddSingleton(TimeProvider.System);
 
-        services.AddSingleton(_ => new NpgsqlDataSourceBuilder(records).Build());
+        // NpgsqlDataSource from ConnectionStrings:records, with its health check, traces and metrics.
+        builder.AddNpgsqlDataSource("records");
         services.AddHostedService<SchemaInitializer>();
         // One retry and a bounded timeout, so a dead S3 becomes a 503 within seconds.
         services.AddSingleton<IAmazonS3>(_ => bucket.CreateClient(config =>
@@ -45,9 +45,10 @@ internal static class Extensions
             config.MaxErrorRetry = 1;
             config.Timeout = TimeSpan.FromSeconds(30);
         }));
+        services.AddS3SpanNames(bucket.Endpoint);
 
         services.AddKeyServiceClient(configuration);
-        services.AddSingleton(sp => new TransitClient(new HttpClient(), new TransitClientOptions
+        services.AddSingleton(sp => new TransitClient(sp.GetRequiredService<IHttpClientFactory>().CreateClient(DependencyChecks.KeyServiceClient), new TransitClientOptions
         {
             Address = DependencyChecks.KeyServiceAddress(configuration),
             Token = configuration["VAULT_TOKEN"],
@@ -87,7 +88,6 @@ internal static class Extensions
             .AddPolicy(Roles.Auditor, p => p.RequireRole(Roles.Auditor));
 
         services.AddHealthChecks()
-            .AddDatabaseCheck("postgres", () => new NpgsqlConnection(records))
             .AddBucketCheck("s3", () => bucket)
             .AddKeyServiceCheck();
     }

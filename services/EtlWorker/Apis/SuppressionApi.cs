@@ -26,7 +26,7 @@ public static class SuppressionApi
             .WithName("CheckSuppression")
             .WithSummary("May this phone number or e-mail address be contacted?")
             .WithDescription("Exactly one of phone (E.164) or email. Answers {\"contact\": false, \"reason\": \"phone_dnc\"} for a suppressed contact.")
-            .AddEndpointFilter(new RequireApiKeyRole("dialer"));
+            .RequiresApiKey().AddEndpointFilter(new RequireApiKeyRole("dialer"));
         return api;
     }
 

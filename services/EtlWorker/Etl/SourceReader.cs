@@ -1,6 +1,6 @@
 using System.Data.Common;
 using System.Globalization;
-using MySql.Data.MySqlClient;
+using MySqlConnector;
 using Pii.Crypto.Keys;
 
 namespace Pii.EtlWorker.Etl;
@@ -11,7 +11,7 @@ namespace Pii.EtlWorker.Etl;
 /// Only rows older than the settle window (against MySQL's own clock) are returned; see <see cref="EtlOptions.SettleWindow"/>.
 /// MySQL DATETIME has no zone; the FormApi writes UTC, so values come back as UTC.
 /// </summary>
-public sealed class SourceReader(string connectionString)
+public sealed class SourceReader(MySqlDataSource database)
 {
     public async Task<IReadOnlyList<SourceRow>> ReadPreferencesAsync(Watermark after, int limit, TimeSpan settle, CancellationToken cancellationToken)
     {
@@ -126,10 +126,5 @@ public sealed class SourceReader(string connectionString)
 
     private static DateTime Utc(DateTime value) => DateTime.SpecifyKind(value, DateTimeKind.Utc);
 
-    private async Task<MySqlConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = new MySqlConnection(connectionString);
-        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-        return connection;
-    }
+    private ValueTask<MySqlConnection> OpenAsync(CancellationToken cancellationToken) => database.OpenConnectionAsync(cancellationToken);
 }

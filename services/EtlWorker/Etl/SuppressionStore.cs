@@ -31,7 +31,7 @@ public readonly record struct IntakeIndex(ContactKind Kind, byte[] Value);
 /// together apply each once). Every batch commits its upserts or deletions, its quarantine changes and its watermark
 /// in one transaction, so after a crash the list and the watermark always agree and a replay is idempotent.
 /// </summary>
-public sealed class SuppressionStore(string connectionString)
+public sealed class SuppressionStore(NpgsqlDataSource database)
 {
     private const long MigrationLockKey = 0x5550_5052_4553_5331; // "SUPPRESS1"
 
@@ -77,8 +77,6 @@ public sealed class SuppressionStore(string connectionString)
         CREATE INDEX quarantine_email_bidx ON suppression.quarantine (email_bidx);
         """,
     ];
-
-    public string ConnectionString => connectionString;
 
     public async Task MigrateAsync(CancellationToken cancellationToken)
     {
@@ -252,10 +250,5 @@ public sealed class SuppressionStore(string connectionString)
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-        return connection;
-    }
+    private ValueTask<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken) => database.OpenConnectionAsync(cancellationToken);
 }

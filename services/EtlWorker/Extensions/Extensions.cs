@@ -1,11 +1,10 @@
-using MySql.Data.MySqlClient;
+using MySqlConnector;
 using Npgsql;
 using Pii.Crypto.Keys;
 using Pii.Crypto.Transit;
 using Pii.EtlWorker.Auth;
 using Pii.EtlWorker.Etl;
 using Pii.ServiceDefaults.Auth;
-using Pii.ServiceDefaults.Data;
 using Pii.Services.Shared;
 
 namespace Pii.EtlWorker.Extensions;
@@ -19,21 +18,21 @@ internal static class Extensions
     /// </summary>
     public static void AddApplicationServices(this IHostApplicationBuilder builder, EtlCommandLine command)
     {
-        MySqlCharsetShim.Apply();
         var configuration = builder.Configuration;
-        var dnc = configuration.GetConnectionString("dnc") ?? throw new InvalidOperationException("ConnectionStrings:dnc is not set.");
-        var analytics = configuration.GetConnectionString("analytics") ?? throw new InvalidOperationException("ConnectionStrings:analytics is not set.");
+        // Each data source with its health check, traces and metrics: MySqlConnector's, and Aspire.Npgsql's.
+        builder.AddMySqlDataSource("dnc");
+        builder.AddNpgsqlDataSource("analytics");
         var options = configuration.GetSection(EtlOptions.Section).Get<EtlOptions>() ?? new EtlOptions();
         var address = DependencyChecks.KeyServiceAddress(configuration).ToString();
         var transit = new TransitClientOptions { Address = new Uri(address.EndsWith('/') ? address : address + "/"), Token = configuration["VAULT_TOKEN"] };
 
         builder.Services.AddKeyServiceClient(configuration);
-        // Batches of unwraps and HMACs take longer than the 5 s health-check client allows on a loaded machine.
-        builder.Services.AddHttpClient(KeyServiceBatchClient, client => client.Timeout = TimeSpan.FromSeconds(60));
+        // Batches of unwraps and HMACs take longer than the 5 s of the default client on a loaded machine.
+        builder.Services.AddKeyServiceClient(configuration, KeyServiceBatchClient, total: TimeSpan.FromSeconds(60), attempt: TimeSpan.FromSeconds(60));
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton(new SourceReader(dnc));
-        builder.Services.AddSingleton(new SuppressionStore(analytics));
+        builder.Services.AddSingleton(s => new SourceReader(s.GetRequiredService<MySqlDataSource>()));
+        builder.Services.AddSingleton(s => new SuppressionStore(s.GetRequiredService<NpgsqlDataSource>()));
         builder.Services.AddSingleton<SourceDekStore>();
         builder.Services.AddSingleton(s => new BatchUnwrapKek(new TransitClient(KeyServiceHttp(s), transit), options.KekName));
         builder.Services.AddSingleton(s => new DekManager(s.GetRequiredService<BatchUnwrapKek>(), s.GetRequiredService<SourceDekStore>(),
@@ -52,10 +51,7 @@ internal static class Extensions
             builder.Services.AddHostedService<EtlBackgroundService>();
         }
 
-        builder.Services.AddHealthChecks()
-            .AddDatabaseCheck("mysql", () => new MySqlConnection(dnc))
-            .AddDatabaseCheck("postgres", () => new NpgsqlConnection(analytics))
-            .AddKeyServiceCheck();
+        builder.Services.AddHealthChecks().AddKeyServiceCheck();
     }
 
     /// <summary><c>--once</c>: migrate, run one pass (printing its rows with <c>--print</c>), report, exit 0 or 1.</summary>

@@ -12,7 +12,7 @@ internal static class AuditApi
 
     public static RouteGroupBuilder MapAuditApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("api/audit").WithTags("Audit").AddEndpointFilter(new RequireRole("auditor"));
+        var api = app.MapGroup("api/audit").WithTags("Audit").RequiresApiKey().AddEndpointFilter(new RequireRole("auditor"));
         api.MapGet("/", ReadAsync)
             .WithName("ReadAccessLog")
             .WithSummary("Access-log entries, newest first; filter by record_id, page with before=<entry id>");

@@ -64,20 +64,20 @@ internal static class DncApi
         api.MapGet("/{id:guid}", GetAsync)
             .WithName("GetDncPreference")
             .WithSummary("Read a record, masked unless a supervisor reveals it with a reason")
-            .AddEndpointFilter(new RequireRole("agent", "supervisor"));
+            .RequiresApiKey().AddEndpointFilter(new RequireRole("agent", "supervisor"));
         api.MapGet("/lookup", LookupAsync)
             .WithName("LookupDncPreference")
             .WithSummary("Find records by phone or email through the blind index (masked)")
-            .AddEndpointFilter(new RequireRole("agent", "supervisor"));
+            .RequiresApiKey().AddEndpointFilter(new RequireRole("agent", "supervisor"));
         api.MapPatch("/{id:guid}", PatchAsync)
             .WithName("PatchDncPreference")
             .WithSummary("Change phone_dnc / email_dnc; If-Match carries the row version (409 on conflict)")
             .Accepts<DncPatchBody>("application/json")
-            .AddEndpointFilter(new RequireRole("agent", "supervisor"));
+            .RequiresApiKey().AddEndpointFilter(new RequireRole("agent", "supervisor"));
         api.MapDelete("/{id:guid}", EraseAsync)
             .WithName("EraseDncPreference")
             .WithSummary("Erase a record: the row and its blind indexes go; dnc_erasures and the access log record that it happened")
-            .AddEndpointFilter(new RequireRole("supervisor"));
+            .RequiresApiKey().AddEndpointFilter(new RequireRole("supervisor"));
         return api;
     }
 

@@ -18,7 +18,7 @@ internal static class FormPage
             .WithName("DncForm")
             .WithTags("DNC intake")
             .WithSummary("The Do-Not-Contact preference form")
-            .ExcludeFromDescription();
+            .Produces(StatusCodes.Status200OK, contentType: "text/html");
         return app;
     }
 }

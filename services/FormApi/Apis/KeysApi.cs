@@ -12,7 +12,7 @@ internal static class KeysApi
 {
     public static RouteGroupBuilder MapKeysApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("api/keys").WithTags("Key operations").AddEndpointFilter(new RequireRole("admin"));
+        var api = app.MapGroup("api/keys").WithTags("Key operations").RequiresApiKey().AddEndpointFilter(new RequireRole("admin"));
         api.MapPost("/rotate-kek", RotateKekAsync)
             .WithName("RotateKek")
             .WithSummary("Rotate the dnc KEK in the key service and rewrap every stored DEK (no data row changes)");

@@ -24,7 +24,7 @@ internal static class StatusApi
             using var response = await clients.CreateClient(DependencyChecks.KeyServiceClient).GetAsync("v1/sys/health", cancellationToken);
             return TypedResults.Ok(new StatusResponse(instance, new KeyServiceStatus(true, (int)response.StatusCode)));
         }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or Polly.Timeout.TimeoutRejectedException)
         {
             return TypedResults.Ok(new StatusResponse(instance, new KeyServiceStatus(false, null)));
         }

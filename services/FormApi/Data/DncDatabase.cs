@@ -1,38 +1,24 @@
 using System.Data.Common;
 using System.Diagnostics;
-using MySql.Data.MySqlClient;
+using MySqlConnector;
 
 namespace Pii.FormApi.Data;
 
 /// <summary>
-/// Opens connections to the <c>dnc</c> database as this instance's own MariaDB user (ConnectionStrings:dnc). Callers see
-/// only <see cref="DbConnection"/>, so MySqlConnector can replace MySql.Data where it is available.
+/// Opens connections to the <c>dnc</c> database as this instance's own MariaDB user (ConnectionStrings:dnc, through the
+/// registered <see cref="MySqlDataSource"/>). Callers see only <see cref="DbConnection"/>.
 /// </summary>
-internal sealed class DncDatabase(string connectionString)
+internal sealed class DncDatabase(MySqlDataSource dataSource)
 {
-    // MySql.Data ignores DbCommand.Prepare unless told otherwise; the re-encryption job relies on real server-side
-    // prepared statements (binary protocol) for its bulk writes.
-    private readonly string _connectionString = new MySqlConnectionStringBuilder(connectionString) { IgnorePrepare = false }.ConnectionString;
-
-    /// <summary>MySql.Data emits no spans; FormApi records its own around each statement group (db.system = mysql).</summary>
+    /// <summary>
+    /// FormApi's own span around each statement group (db.system = mysql), named after the operation and table; the
+    /// MySqlConnector spans of the single statements are its children.
+    /// </summary>
     public static readonly ActivitySource Tracing = new("Pii.FormApi");
 
     public const int AccessDenied = 1142;
 
-    public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = new MySqlConnection(_connectionString);
-        try
-        {
-            await connection.OpenAsync(cancellationToken);
-            return connection;
-        }
-        catch
-        {
-            await connection.DisposeAsync();
-            throw;
-        }
-    }
+    public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken) => await dataSource.OpenConnectionAsync(cancellationToken);
 
     public static Activity? StartSpan(string operation, string table)
     {

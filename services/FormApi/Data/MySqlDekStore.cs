@@ -89,7 +89,7 @@ internal sealed class MySqlDekStore(DncDatabase database) : IDekStore
         AddParameter(command, "@wrapped", wrapped.Ciphertext);
         AddParameter(command, "@at", createdAtUtc);
         await command.ExecuteNonQueryAsync(cancellationToken);
-        return checked((int)((MySql.Data.MySqlClient.MySqlCommand)command).LastInsertedId);
+        return checked((int)((MySqlConnector.MySqlCommand)command).LastInsertedId);
     }
 
     public static void AddParameter(DbCommand command, string name, object? value)

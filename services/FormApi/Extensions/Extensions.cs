@@ -2,7 +2,7 @@ using System.Text.Json;
 using Dapper;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
-using MySql.Data.MySqlClient;
+using MySqlConnector;
 using Pii.Crypto.Keys;
 using Pii.Crypto.Transit;
 using Pii.FormApi.Apis;
@@ -11,7 +11,6 @@ using Pii.ServiceDefaults.Auth;
 using Pii.FormApi.Data;
 using Pii.FormApi.Domain;
 using Pii.FormApi.Keys;
-using Pii.ServiceDefaults.Data;
 using Pii.Services.Shared;
 
 namespace Pii.FormApi.Extensions;
@@ -24,19 +23,18 @@ internal static class Extensions
     /// </summary>
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
-        MySqlCharsetShim.Apply();
         var configuration = builder.Configuration;
-        var connectionString = configuration.GetConnectionString("dnc")
-            ?? throw new InvalidOperationException("ConnectionStrings:dnc is not set.");
+        // MySqlConnector's data source with its health check, traces and metrics. It ignores DbCommand.Prepare unless
+        // told otherwise; the re-encryption job relies on real server-side prepared statements for its bulk writes.
+        builder.AddMySqlDataSource("dnc", connection => connection.IgnorePrepare = false);
         var token = configuration["VAULT_TOKEN"] ?? throw new InvalidOperationException("VAULT_TOKEN is not set (the AppHost injects this instance's key-service token).");
         var options = configuration.GetSection(FormApiOptions.Section).Get<FormApiOptions>() ?? new FormApiOptions();
         var services = builder.Services;
 
         services.Configure<FormApiOptions>(configuration.GetSection(FormApiOptions.Section));
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
-        services.AddOpenApi();
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(new DncDatabase(connectionString));
+        services.AddSingleton<DncDatabase>();
         services.AddSingleton(new KeyServiceIdentity(token));
         services.AddKeyServiceClient(configuration);
         services.AddSingleton(sp => new TransitClient(
@@ -49,9 +47,8 @@ internal static class Extensions
         services.AddSingleton<FormApiMetrics>();
         services.AddExceptionHandler<ServiceProblemHandler>();
         services.AddHealthChecks()
-            .AddDatabaseCheck("mysql", () => new MySqlConnection(connectionString))
             .AddKeyServiceCheck()
-            .AddAsyncCheck("dnc-schema", ct => SchemaReadyAsync(connectionString, ct));
+            .AddTypeActivatedCheck<DncSchemaCheck>("dnc-schema");
 
         if (options.Instance == FormApiInstance.Intake)
         {
@@ -75,11 +72,10 @@ internal static class Extensions
         }
     }
 
-    /// <summary>Maps this instance's half of the routes (the other half does not exist here: 404) and the OpenAPI document.</summary>
+    /// <summary>Maps this instance's half of the routes (the other half does not exist here: 404).</summary>
     public static void MapFormApi(this WebApplication app)
     {
         var options = app.Services.GetRequiredService<IOptions<FormApiOptions>>().Value;
-        app.MapOpenApi();
         if (options.Instance == FormApiInstance.Intake)
         {
             app.UseSubmissionRateLimiting(options);
@@ -101,20 +97,22 @@ internal static class Extensions
     private static Uri WithSlash(Uri address) => address.AbsoluteUri.EndsWith('/') ? address : new Uri(address.AbsoluteUri + "/");
 
     /// <summary>The intake cannot migrate; it is ready once the back office has created the schema (SHOW-level metadata only).</summary>
-    private static async Task<HealthCheckResult> SchemaReadyAsync(string connectionString, CancellationToken cancellationToken)
+    private sealed class DncSchemaCheck(MySqlDataSource database) : IHealthCheck
     {
-        try
+        public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
         {
-            await using var connection = new MySqlConnection(connectionString);
-            await connection.OpenAsync(cancellationToken);
-            var tables = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
-                "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('dnc_preferences', 'encryption_keys')",
-                cancellationToken: cancellationToken));
-            return tables == 2 ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("The dnc schema is not migrated yet.");
-        }
-        catch (MySqlException e)
-        {
-            return HealthCheckResult.Unhealthy($"dnc schema check failed: {e.GetType().Name}");
+            try
+            {
+                await using var connection = await database.OpenConnectionAsync(cancellationToken);
+                var tables = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+                    "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('dnc_preferences', 'encryption_keys')",
+                    cancellationToken: cancellationToken));
+                return tables == 2 ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("The dnc schema is not migrated yet.");
+            }
+            catch (MySqlException e)
+            {
+                return HealthCheckResult.Unhealthy($"dnc schema check failed: {e.GetType().Name}");
+            }
         }
     }
 }

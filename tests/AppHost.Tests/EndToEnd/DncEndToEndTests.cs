@@ -3,10 +3,9 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
-using MySql.Data.MySqlClient;
+using MySqlConnector;
 using OpenQA.Selenium;
 using OpenQA.Selenium.Support.UI;
-using Pii.ServiceDefaults.Data;
 using Pii.Testing;
 using Xunit.Abstractions;
 
@@ -48,7 +47,6 @@ public sealed class DncEndToEndTests(ITestOutputHelper log)
 
             // 2. MySQL holds ciphertext only: the stored cells are not the plaintext, and no file of the data directory
             // contains any of the plaintext values (redo log, tablespaces, binary logs alike).
-            MySqlCharsetShim.Apply();
             await using (var mysql = new MySqlConnection(
                 $"Server={Path.Combine(apphost.PiiRoot, "data", "mysql", "mysqld.sock")};Protocol=unix;User ID=root;Password={File.ReadAllText(Path.Combine(apphost.PiiRoot, "secrets", "mysql-root-password")).Trim()};Database=dnc;SslMode=None"))
             {
@@ -153,7 +151,7 @@ public sealed class DncEndToEndTests(ITestOutputHelper log)
                 root: name => name.Contains("POST", StringComparison.Ordinal) && name.Contains("dnc", StringComparison.Ordinal));
             Assert.Contains(spans, s => (string?)s["service"] == "formapi");
             Assert.Contains(spans, s => (string?)s["service"] == "vault");
-            // ... and its MySQL statement (FormApi's own client span around it: MySql.Data emits none).
+            // ... and its MySQL statement (FormApi's own client span around MySqlConnector's).
             Assert.Contains(spans, s => (string?)s["service"] == "formapi" && (string?)s["attributes"]?["db.system"] == "mysql"
                 && ((string?)s["name"])?.StartsWith("INSERT", StringComparison.Ordinal) == true);
 

@@ -1,6 +1,5 @@
-using MySql.Data.MySqlClient;
+using MySqlConnector;
 using Pii.AppHost.Hosting;
-using Pii.ServiceDefaults.Data;
 
 namespace Pii.AppHost.Tests.Hosting;
 
@@ -83,7 +82,6 @@ public sealed class MariaDbTests(MariaDbFixture fixture) : IClassFixture<MariaDb
     [Fact]
     public async Task Charset_shim_lets_MySqlData_read_utf8mb3_columns()
     {
-        MySqlCharsetShim.Apply();
         await using var connection = new MySqlConnection(fixture.Owner.ConnectionString);
         await connection.OpenAsync();
         // information_schema columns are utf8mb3 on MariaDB 10.6+: without the shim this throws NotSupportedException.
