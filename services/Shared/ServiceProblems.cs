@@ -21,7 +21,7 @@ internal sealed record ServiceProblem(int Status, string Type, string Title);
 /// service's code. The response never carries any part of the record.</item>
 /// </list>
 /// Database failures are matched as <see cref="DbException"/>, the ADO.NET base of every provider's exception
-/// (MySql.Data, MySqlConnector, Npgsql), so a change of driver keeps them 503.
+/// (MySqlConnector, Npgsql), so a change of driver keeps them 503.
 /// </summary>
 internal static class ServiceProblems
 {

@@ -5,7 +5,7 @@ using System.Text.Json.Nodes;
 using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using MySql.Data.MySqlClient;
+using MySqlConnector;
 
 namespace Pii.FormApi.Tests;
 
