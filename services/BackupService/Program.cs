@@ -1,3 +1,4 @@
+using Pii.BackupService.Apis;
 using Pii.BackupService.Extensions;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -6,6 +7,10 @@ builder.AddApplicationServices();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
+app.UseAuthentication();
+app.UseAuthorization();
+app.MapOpenApi();
+app.MapBackupsApi();
 app.Run();
 
 public partial class Program;

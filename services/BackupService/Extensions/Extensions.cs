@@ -1,5 +1,13 @@
+using Amazon.S3;
+using Microsoft.AspNetCore.Authentication;
 using MySql.Data.MySqlClient;
 using Npgsql;
+using Pii.BackupService.Auth;
+using Pii.BackupService.Backups;
+using Pii.BackupService.Erasures;
+using Pii.BackupService.Scheduling;
+using Pii.Crypto.Transit;
+using Pii.ServiceDefaults.Auth;
 using Pii.ServiceDefaults.Data;
 using Pii.Services.Shared;
 
@@ -7,21 +15,68 @@ namespace Pii.BackupService.Extensions;
 
 internal static class Extensions
 {
-    /// <summary>The databases it dumps (records, analytics, dnc — read-only users), the backups bucket, the key service.</summary>
+    /// <summary>
+    /// The databases it dumps (ConnectionStrings:records, analytics — PostgreSQL read-all; dnc — MariaDB backup user),
+    /// the logins restores write with (restore-postgres, restore-mariadb), the backups bucket (ConnectionStrings:backups),
+    /// the key service (VAULT_ADDR / VAULT_TOKEN, transit key "backups"), the operator API key
+    /// (Auth:ApiKeyHashes:operator) and its own settings under BackupService: (recovery public key, manifest key, …).
+    /// </summary>
     public static void AddApplicationServices(this IHostApplicationBuilder builder)
     {
         MySqlCharsetShim.Apply();
-        string Required(string name) => builder.Configuration.GetConnectionString(name) ?? throw new InvalidOperationException($"ConnectionStrings:{name} is not set.");
-        var records = Required("records");
-        var analytics = Required("analytics");
-        var dnc = Required("dnc");
-        var backups = S3BucketConnection.Parse(Required("backups"));
-        builder.Services.AddKeyServiceClient(builder.Configuration);
-        builder.Services.AddHealthChecks()
+        var configuration = builder.Configuration;
+        var services = builder.Services;
+        var sources = new BackupSources(configuration);
+        var bucket = S3BucketConnection.Parse(configuration.GetConnectionString("backups") ?? throw new InvalidOperationException("ConnectionStrings:backups is not set."));
+        services.AddOptions<BackupOptions>().Bind(configuration.GetSection("BackupService")).Configure(o => o.Bucket = bucket.Bucket);
+        services.AddSingleton(sources);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<IAmazonS3>(_ => bucket.CreateClient(config =>
+        {
+            config.MaxErrorRetry = 2;
+            config.Timeout = TimeSpan.FromMinutes(2);
+        }));
+        services.AddKeyServiceClient(configuration);
+        services.AddSingleton(_ => new TransitClient(new HttpClient(), new TransitClientOptions
+        {
+            Address = DependencyChecks.KeyServiceAddress(configuration),
+            Token = configuration["VAULT_TOKEN"],
+            MaxRetries = 1,
+            AttemptTimeout = TimeSpan.FromSeconds(5),
+        }));
+
+        services.AddSingleton<BackupKeys>();
+        services.AddSingleton<BackupKeyrings>();
+        services.AddSingleton<BackupRepository>();
+        services.AddSingleton<BackupCatalog>();
+        services.AddSingleton<BackupTelemetry>();
+        services.AddSingleton<AuditTrail>();
+        services.AddSingleton<DumpTools>();
+        services.AddSingleton<BackupRunner>();
+        services.AddSingleton<RestoreRunner>();
+        services.AddSingleton<ErasureLedger>();
+        services.AddSingleton<BackupSchedule>();
+        services.AddSingleton<RetentionPruner>();
+        services.AddSingleton<BackupSweeper>();
+        services.AddHostedService(sp => sp.GetRequiredService<BackupSweeper>());
+        services.AddHostedService<ErasureHarvester>();
+        services.AddSingleton<BackupScheduler>();
+        services.AddHostedService(sp => sp.GetRequiredService<BackupScheduler>());
+
+        services.AddSingleton<ApiKeyRoles>();
+        services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        services.AddAuthorizationBuilder().AddPolicy(Roles.Operator, p => p.RequireRole(Roles.Operator));
+        services.AddOpenApi();
+
+        var records = sources.Find("records")!.ConnectionString;
+        var analytics = sources.Find("analytics")!.ConnectionString;
+        var dnc = sources.Find("dnc")!.ConnectionString;
+        services.AddHealthChecks()
             .AddDatabaseCheck("postgres-records", () => new NpgsqlConnection(records))
             .AddDatabaseCheck("postgres-analytics", () => new NpgsqlConnection(analytics))
             .AddDatabaseCheck("mysql", () => new MySqlConnection(dnc))
-            .AddBucketCheck("s3", () => backups)
+            .AddBucketCheck("s3", () => bucket)
             .AddKeyServiceCheck();
     }
 }
