@@ -66,11 +66,12 @@ internal sealed class BackupRunner(
         {
             job.FailureReason = reason;
             job.FinishedAt = time.GetUtcNow();
-            job.State = BackupState.Failed;
             activity?.SetStatus(ActivityStatusCode.Error, reason);
             telemetry.Outcomes.Add(1, new("source", source.Name), new("outcome", "failed"));
             Log.BackupFailed(logger, job.Id, source.Name, reason);
             await RecordFailureAsync(job, reason);
+            // Failed only once recorded and cleaned up: whoever sees the state sees the final S3 contents.
+            job.State = BackupState.Failed;
             try
             {
                 await audit.WriteAsync("backup", source.Name, job.Id, actor, "failed", reason);
