@@ -139,6 +139,41 @@ public sealed class BackupRestoreTests(BackupServiceFixture fixture)
         Assert.Contains("/api/backups/{id}/restore", await openApi.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Key_service_store_snapshot_is_backed_up_for_the_recovery_key_only_and_opens_offline_as_its_SQLite_store()
+    {
+        var backup = await fixture.BackUpAsync("vault");
+        var manifest = backup["manifest"]!;
+        Assert.True(manifest["encryption"]!["recoveryKeyOnly"]!.GetValue<bool>());
+        Assert.False(manifest["encryption"]!["keyServiceUnavailable"]!.GetValue<bool>());
+        Assert.Equal(["pii-recovery"], manifest["encryption"]!["keys"]!.AsArray().Select(k => k!["provider"]!.GetValue<string>()));
+
+        var work = Directory.CreateTempSubdirectory("pii-vault-snapshot-").FullName;
+        try
+        {
+            var stored = Path.Combine(work, "vault.pii");
+            await File.WriteAllBytesAsync(stored, await StoredAsync(backup["objectKey"]!.GetValue<string>()));
+            var snapshot = Path.Combine(work, "kms.db");
+            var cli = await Pii.Testing.PiiCliProcess.RunAsync([], ["backup", "restore", "--rsa-private-key", fixture.RecoveryPrivateKeyFile,
+                "--passphrase-file", fixture.RecoveryPassphraseFile, "--in", stored, "--out", snapshot]);
+            Assert.True(cli.ExitCode == 0, cli.Stderr);
+            var bytes = await File.ReadAllBytesAsync(snapshot);
+            Assert.Equal("SQLite format 3\0"u8.ToArray(), bytes[..16]);
+            Assert.NotEqual(-1, bytes.AsSpan().IndexOf("transit_keys"u8));
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+
+        // Only a token whose policy grants read and sudo on the path may take a snapshot.
+        using var kms = new HttpClient { BaseAddress = new Uri(fixture.Settings["VAULT_ADDR"]!) };
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/sys/storage/raft/snapshot");
+        request.Headers.Add("X-Vault-Token", fixture.DocumentsToken);
+        using var refused = await kms.SendAsync(request);
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+    }
+
     private async Task<JsonObject> RestoreAsync(JsonObject backup, object request)
     {
         using var client = fixture.Client();

@@ -51,6 +51,9 @@ public sealed class BackupServiceFixture : IAsyncLifetime
     public string DncAdmin { get; private set; } = "";
     public string S3Endpoint { get; private set; } = "";
 
+    /// <summary>DocumentService's key-service token (policy documents): a token without snapshot rights.</summary>
+    public string DocumentsToken { get; private set; } = "";
+
     public Dictionary<string, string?> Settings { get; } = new()
     {
         ["BackupService:PartSize"] = (5 * 1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -87,6 +90,7 @@ public sealed class BackupServiceFixture : IAsyncLifetime
         AnalyticsAdmin = analytics.ConnectionString;
         DncAdmin = dnc.ConnectionString;
         S3Endpoint = s3.ServiceUrl;
+        DocumentsToken = documentsToken.Token;
 
         Settings["ConnectionStrings:records"] = recordsLogin.ConnectionString;
         Settings["ConnectionStrings:analytics"] = analyticsLogin.ConnectionString;

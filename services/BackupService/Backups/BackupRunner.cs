@@ -19,7 +19,7 @@ internal sealed class BackupFailedException(string reason) : Exception(reason);
 /// itself fails, or the process dies, the marker stays and <see cref="BackupSweeper"/> finishes the job at the next start.
 /// </summary>
 internal sealed class BackupRunner(
-    DumpTools tools, BackupRepository repository, BackupKeys keys, BackupKeyrings keyrings, BackupCatalog catalog,
+    DumpTools tools, KeyServiceSnapshots snapshots, BackupRepository repository, BackupKeys keys, BackupKeyrings keyrings, BackupCatalog catalog,
     AuditTrail audit, BackupTelemetry telemetry, IOptions<BackupOptions> options, TimeProvider time, IHostApplicationLifetime lifetime,
     ILogger<BackupRunner> logger) : IDisposable
 {
@@ -85,7 +85,7 @@ internal sealed class BackupRunner(
 
     private async Task<Manifest> BackupAsync(BackupSource source, BackupJob job, CancellationToken cancellationToken)
     {
-        var keyring = keyrings.ForBackup(recoveryOnly: false);
+        var keyring = keyrings.ForBackup(source.RecoveryKeyOnly);
         var context = new Dictionary<string, string>
         {
             ["pii-backup"] = "v1",
@@ -101,11 +101,15 @@ internal sealed class BackupRunner(
         try
         {
             using var hash = keys.CreatePlaintextHash(job.Id);
-            var (result, counts, tool, fromSnapshot) = source.Engine == SourceEngine.Postgres
-                ? await DumpPostgresAsync(source, sink, keyring, context, hash, job, cancellationToken)
-                : await DumpMariaDbAsync(source, sink, keyring, context, hash, job, cancellationToken);
-            job.KeyServiceUnavailable = keyring.RecoveryOnly;
-            if (keyring.RecoveryOnly) Log.RecoveryOnly(logger, job.Id, source.Name, keyring.KeyServiceError ?? "unreachable");
+            var (result, counts, tool, fromSnapshot) = source.Engine switch
+            {
+                SourceEngine.Postgres => await DumpPostgresAsync(source, sink, keyring, context, hash, job, cancellationToken),
+                SourceEngine.MariaDb => await DumpMariaDbAsync(source, sink, keyring, context, hash, job, cancellationToken),
+                _ => await SnapshotKeyServiceAsync(sink, keyring, context, hash, job, cancellationToken),
+            };
+            var keyServiceDown = keyring.RecoveryOnly && !source.RecoveryKeyOnly;
+            job.KeyServiceUnavailable = keyServiceDown;
+            if (keyServiceDown) Log.RecoveryOnly(logger, job.Id, source.Name, keyring.KeyServiceError ?? "unreachable");
             await sink.CompleteAsync(cancellationToken);
             completed = true;
             telemetry.DumpBytes.Add(result.PlaintextBytes, new KeyValuePair<string, object?>("source", source.Name));
@@ -118,9 +122,14 @@ internal sealed class BackupRunner(
                 ObjectKey = job.ObjectKey,
                 StartedAt = job.StartedAt,
                 CompletedAt = time.GetUtcNow(),
-                DumpTool = Path.GetFileName(tool),
-                DumpToolVersion = await tools.VersionAsync(tool, cancellationToken),
-                DumpFormat = source.Engine == SourceEngine.Postgres ? "pg_dump custom archive (-Fc -Z0)" : "mariadb-dump SQL (--single-transaction)",
+                DumpTool = source.Engine == SourceEngine.KeyService ? "sys/storage/raft/snapshot" : Path.GetFileName(tool),
+                DumpToolVersion = source.Engine == SourceEngine.KeyService ? tool : await tools.VersionAsync(tool, cancellationToken),
+                DumpFormat = source.Engine switch
+                {
+                    SourceEngine.Postgres => "pg_dump custom archive (-Fc -Z0)",
+                    SourceEngine.MariaDb => "mariadb-dump SQL (--single-transaction)",
+                    _ => "key service store snapshot (SQLite online backup, sealed rows)",
+                },
                 PlaintextBytes = result.PlaintextBytes,
                 CompressedBytes = result.CompressedBytes,
                 ObjectBytes = result.ObjectBytes,
@@ -130,7 +139,7 @@ internal sealed class BackupRunner(
                 RowCountsFromDumpSnapshot = fromSnapshot,
                 Compression = new CompressionInfo("zstd", _options.CompressionLevel),
                 Encryption = new EncryptionInfo("aws-encryption-sdk-message-v2", "0x0478", _options.FrameLength, context,
-                    keyrings.References(keyring.RecoveryOnly), keyring.RecoveryOnly),
+                    keyrings.References(keyring.RecoveryOnly), keyServiceDown, keyring.RecoveryOnly),
             };
             await repository.PutManifestAsync(manifest, cancellationToken);
             await repository.DeleteRunningAsync(job.Id, CancellationToken.None);
@@ -164,6 +173,28 @@ internal sealed class BackupRunner(
         using var dump = tools.StartMariaDbDump(source.ConnectionString);
         var result = await PumpAsync(dump, sink, keyring, context, hash, job, cancellationToken);
         return (result, counts, tools.MariaDbDump, false);
+    }
+
+    /// <summary>
+    /// The key service's own store from its snapshot endpoint (bounded: a store of sealed key rings and token hashes),
+    /// always wrapped for the recovery key only: never under keys that live inside what it backs up.
+    /// </summary>
+    private async Task<(PipelineResult, SortedDictionary<string, long>, string, bool)> SnapshotKeyServiceAsync(
+        Stream sink, RecoveryFallbackKeyring keyring, Dictionary<string, string> context, System.Security.Cryptography.IncrementalHash hash,
+        BackupJob job, CancellationToken cancellationToken)
+    {
+        var (snapshot, version) = await snapshots.GetAsync(cancellationToken);
+        using var plaintext = new MemoryStream(snapshot, writable: false);
+        try
+        {
+            var result = await BackupPipeline.RunAsync(plaintext, sink, keyring, context, hash, _options.FrameLength,
+                _options.CompressionLevel, _options.CompressionThreads, bytes => job.BytesDone = bytes, cancellationToken);
+            return (result, new SortedDictionary<string, long>(StringComparer.Ordinal), $"pii-kms {version}", true);
+        }
+        finally
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(snapshot);
+        }
     }
 
     /// <summary>Runs the pipeline over the dump's stdout; the dump must then exit 0 and have written something.</summary>

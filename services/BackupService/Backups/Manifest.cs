@@ -52,10 +52,13 @@ internal sealed record CompressionInfo(string Algorithm, int Level);
 /// <summary>
 /// How the object is encrypted: the ESDK message format and suite, frame length, the encryption context and which
 /// keys wrap the data key (the EDK references). <see cref="KeyServiceUnavailable"/>: the key service could not be
-/// reached when the backup ran, so only the offline recovery key can open it.
+/// reached when the backup ran.
+/// <see cref="RecoveryKeyOnly"/>: only the offline recovery key wraps the data key (key service down, or the key
+/// service's own store), so only an operator with that key can open the backup.
 /// </summary>
 internal sealed record EncryptionInfo(
-    string Format, string Suite, int FrameLength, IReadOnlyDictionary<string, string> Context, IReadOnlyList<KeyReference> Keys, bool KeyServiceUnavailable);
+    string Format, string Suite, int FrameLength, IReadOnlyDictionary<string, string> Context, IReadOnlyList<KeyReference> Keys, bool KeyServiceUnavailable,
+    bool RecoveryKeyOnly);
 
 internal sealed record KeyReference(string Provider, string Key);
 

@@ -37,7 +37,7 @@ internal sealed partial class RestoreRunner(
         using var activity = BackupTelemetry.Activities.StartActivity("verify");
         activity?.SetTag("backup.id", manifest.Id.ToString());
         using var response = await repository.S3.GetObjectAsync(new GetObjectRequest { BucketName = repository.Bucket, Key = manifest.ObjectKey }, cancellationToken);
-        if (manifest.Encryption.KeyServiceUnavailable)
+        if (manifest.Encryption.RecoveryKeyOnly)
         {
             // Only the offline key opens it: what can be checked here is that the stored bytes are the ones described.
             using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
@@ -64,7 +64,7 @@ internal sealed partial class RestoreRunner(
         using var activity = BackupTelemetry.Activities.StartActivity("restore");
         activity?.SetTag("backup.id", manifest.Id.ToString());
         activity?.SetTag("backup.target", inPlace ? "in-place" : "scratch");
-        if (manifest.Encryption.KeyServiceUnavailable)
+        if (manifest.Encryption.RecoveryKeyOnly)
         {
             throw new RestoreRefusedException("This backup is wrapped for the offline recovery key only: restore it with 'pii backup restore' (README, recovery runbook).");
         }

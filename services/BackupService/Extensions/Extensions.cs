@@ -52,6 +52,7 @@ internal static class Extensions
         services.AddSingleton<BackupTelemetry>();
         services.AddSingleton<AuditTrail>();
         services.AddSingleton<DumpTools>();
+        services.AddSingleton<KeyServiceSnapshots>();
         services.AddSingleton<BackupRunner>();
         services.AddSingleton<RestoreRunner>();
         services.AddSingleton<ErasureLedger>();

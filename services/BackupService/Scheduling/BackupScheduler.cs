@@ -64,7 +64,7 @@ internal sealed class BackupScheduler(
         foreach (var source in sources.All)
         {
             var newest = (await catalog.ListAsync(source.Name, cancellationToken))
-                .FirstOrDefault(j => j.State == BackupState.Completed && j.Manifest is { Encryption.KeyServiceUnavailable: false });
+                .FirstOrDefault(j => j.State == BackupState.Completed && j.Manifest is { Encryption.RecoveryKeyOnly: false });
             string? failure;
             if (newest?.Manifest is not { } manifest)
             {

@@ -18,3 +18,8 @@ path "transit/decrypt/backups" {
 path "transit/rewrap/backups" {
   capabilities = ["update"]
 }
+
+# The key service's own store, for its backup (wrapped for the offline recovery key only); nothing else under sys/.
+path "sys/storage/raft/snapshot" {
+  capabilities = ["read", "sudo"]
+}
