@@ -174,6 +174,23 @@ public sealed class BackupRestoreTests(BackupServiceFixture fixture)
         Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
     }
 
+    [Fact]
+    public async Task Restore_drills_restore_each_sources_newest_backup_and_report_per_source()
+    {
+        await fixture.BackUpAsync("analytics");
+        await fixture.BackUpAsync("dnc");
+        using var client = fixture.Client();
+        using var response = await client.PostAsync("/api/backups/drills", null);
+        var outcomes = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+        Assert.True(outcomes["analytics"]!.GetValue<bool>());
+        Assert.True(outcomes["dnc"]!.GetValue<bool>());
+        // The drill dropped its scratch databases again.
+        await using var admin = new NpgsqlConnection(fixture.PostgresAdmin);
+        var before = await admin.ExecuteScalarAsync<long>("SELECT count(*) FROM pg_database WHERE datname LIKE 'analytics_restore_%'");
+        using var again = await client.PostAsync("/api/backups/drills", null);
+        Assert.Equal(before, await admin.ExecuteScalarAsync<long>("SELECT count(*) FROM pg_database WHERE datname LIKE 'analytics_restore_%'"));
+    }
+
     private async Task<JsonObject> RestoreAsync(JsonObject backup, object request)
     {
         using var client = fixture.Client();

@@ -18,7 +18,7 @@ internal sealed record BackupView(
 /// <summary>Everything a handler needs, bundled for [AsParameters].</summary>
 internal sealed class BackupServices(
     BackupSources sources, BackupCatalog catalog, BackupRunner runner, RestoreRunner restores, BackupRepository repository, AuditTrail audit,
-    BackupTelemetry telemetry, BackupSchedule schedule, RetentionPruner pruner, TimeProvider time)
+    BackupTelemetry telemetry, BackupSchedule schedule, RetentionPruner pruner, BackupScheduler drills, TimeProvider time)
 {
     public BackupSources Sources { get; } = sources;
     public BackupCatalog Catalog { get; } = catalog;
@@ -29,6 +29,7 @@ internal sealed class BackupServices(
     public BackupTelemetry Telemetry { get; } = telemetry;
     public BackupSchedule Schedule { get; } = schedule;
     public RetentionPruner Pruner { get; } = pruner;
+    public BackupScheduler Drills { get; } = drills;
     public TimeProvider Time { get; } = time;
 }
 
@@ -49,6 +50,8 @@ internal static class BackupsApi
         api.MapPut("{id:guid}/hold", HoldAsync).WithName("PlaceLegalHold").WithSummary("Places a legal hold: retention never prunes the backup.");
         api.MapDelete("{id:guid}/hold", ReleaseAsync).WithName("ReleaseLegalHold").WithSummary("Releases a legal hold.");
         api.MapPost("prune", PruneAsync).WithName("PruneBackups").WithSummary("Applies the retention policy now; returns the ids removed.");
+        api.MapPost("drills", DrillAsync).WithName("RunRestoreDrills")
+            .WithSummary("Runs the restore drills now: each source's newest backup restored into scratch, checked, dropped; passed per source.");
         return api;
     }
 
@@ -131,6 +134,9 @@ internal static class BackupsApi
 
     public static async Task<Ok<PruneResult>> PruneAsync([AsParameters] BackupServices s, ClaimsPrincipal user, CancellationToken cancellationToken) =>
         TypedResults.Ok(await s.Pruner.PruneAsync(Roles.Of(user), cancellationToken));
+
+    public static async Task<Ok<Dictionary<string, bool>>> DrillAsync([AsParameters] BackupServices s, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await s.Drills.DrillAllAsync(cancellationToken));
 
     private static async Task<Results<Ok<BackupView>, ValidationProblem, ProblemHttpResult>> SetHoldAsync(
         Guid id, string? reason, BackupServices s, ClaimsPrincipal user, CancellationToken cancellationToken)
