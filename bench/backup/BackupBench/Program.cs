@@ -73,7 +73,8 @@ var start = new ProcessStartInfo("dotnet", Path.Combine(repo, "services/BackupSe
     RedirectStandardError = true,
 };
 start.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
-start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+// Development, as the AppHost runs it: ServiceDefaults maps /alive (what the driver waits for) only there.
+start.Environment["ASPNETCORE_ENVIRONMENT"] = "Development";
 start.Environment["ConnectionStrings__records"] = recordsLogin.ConnectionString;
 start.Environment["ConnectionStrings__analytics"] = analyticsLogin.ConnectionString;
 start.Environment["ConnectionStrings__dnc"] = dncLogin.ConnectionString;
