@@ -11,5 +11,6 @@ root.Subcommands.Add(FieldCommands.Create());
 root.Subcommands.Add(BlindIndexCommands.Create());
 root.Subcommands.Add(AuditCommands.Create());
 root.Subcommands.Add(StreamCommands.Create());
+root.Subcommands.Add(BackupCommands.Create());
 ParseResult parseResult = root.Parse(args);
 return parseResult.Errors.Count > 0 ? CommandRunner.ReportParseErrors(parseResult) : parseResult.Invoke();

@@ -1,3 +1,4 @@
+using Pii.BackupService.Apis;
 using Pii.BackupService.Extensions;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -7,7 +8,10 @@ builder.AddApplicationServices();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
+app.UseAuthentication();
+app.UseAuthorization();
 app.MapDefaultOpenApi();
+app.MapBackupsApi();
 app.Run();
 
 public partial class Program;

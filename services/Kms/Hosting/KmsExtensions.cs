@@ -32,6 +32,7 @@ public static class KmsExtensions
         _ = app.Services.GetRequiredService<KmsRuntime>();
         app.UseMiddleware<VaultPipeline>();
         app.MapSysApi();
+        app.MapSnapshotApi();
         app.MapAuthApi();
         app.MapTransitKeysApi();
         app.MapTransitDataApi();

@@ -24,3 +24,8 @@ path "transit/rewrap/backups" {
 path "auth/token/lookup-self" {
   capabilities = ["read"]
 }
+
+# The key service's own store, for its backup (wrapped for the offline recovery key only); nothing else under sys/.
+path "sys/storage/raft/snapshot" {
+  capabilities = ["read", "sudo"]
+}

@@ -18,3 +18,8 @@ path "auth/token/*" {
 path "sys/audit-hash/*" {
   capabilities = ["update"]
 }
+
+# Consistent online snapshots of the key service's own store (Vault also requires sudo here).
+path "sys/storage/raft/snapshot" {
+  capabilities = ["read", "sudo"]
+}
