@@ -1,19 +1,16 @@
 using System.Net;
-using Pii.AppHost.Dashboard.Telemetry;
 using Pii.Testing;
 
 namespace Pii.ServiceDefaults.Tests;
 
 /// <summary>
 /// Request content that reaches exception messages or path segments is removed before export (issue 10, item 9),
-/// checked on what a real service process exported over OTLP to the real receiver.
+/// checked on every byte a real service process exported over OTLP.
 /// </summary>
 [Collection(TelemetryGroup.Name)]
 public sealed class ExceptionScrubbingTests(TelemetryFixture fixture)
 {
     private const string Ssn = "219-09-9999";
-
-    private TelemetryStore Store => fixture.Dashboard.Store;
 
     [Fact]
     public async Task An_exception_message_quoting_the_request_is_exported_without_the_message()
@@ -23,7 +20,7 @@ public sealed class ExceptionScrubbingTests(TelemetryFixture fixture)
         Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
 
         var log = await Eventually.WaitAsync(
-            () => Store.GetLogs().FirstOrDefault(l => l.Attributes.TryGetValue("exception.message", out var m) && m.Contains("FormatException", StringComparison.Ordinal)),
+            () => fixture.Otlp.Logs.FirstOrDefault(l => l.Attributes.TryGetValue("exception.message", out var m) && m.Contains("FormatException", StringComparison.Ordinal)),
             "the unhandled-exception log record");
         Assert.Contains("System.FormatException", log.Attributes["exception.stacktrace"], StringComparison.Ordinal);
         Assert.Contains("ParseInput", log.Attributes["exception.stacktrace"], StringComparison.Ordinal);
@@ -37,11 +34,9 @@ public sealed class ExceptionScrubbingTests(TelemetryFixture fixture)
         var marker = Guid.NewGuid().ToString("N");
         (await fixture.Http.GetAsync($"/span-exception?input={Ssn}-{marker}")).EnsureSuccessStatusCode();
 
-        var span = await Eventually.WaitAsync(
-            () => Store.GetTraces().SelectMany(t => t.Spans).FirstOrDefault(s => s.Name == "parse-input" && s.Events.Any(e => e.Name == "exception")),
-            "the span with the exception event");
-        var exception = span.Events.Single(e => e.Name == "exception");
-        Assert.Equal("System.FormatException", exception.Attributes["exception.type"]);
+        await Eventually.WaitAsync(() => fixture.Otlp.Spans.FirstOrDefault(s => s.Name == "parse-input"), "the span with the exception event");
+        // The exception event's type survives (span events are not decoded by the capture; the raw export is searched).
+        Assert.True(fixture.Otlp.AnyBodyContains("System.FormatException", "/v1/traces"));
         AssertNothingExportedContains(marker);
     }
 
@@ -53,25 +48,13 @@ public sealed class ExceptionScrubbingTests(TelemetryFixture fixture)
         Assert.Equal(HttpStatusCode.NotFound, (await fixture.Http.GetAsync($"/items/{Ssn}")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await fixture.Http.GetAsync("/items/ada%40example.org")).StatusCode);
 
-        await Eventually.WaitAsync(() => Store.GetTraces().SelectMany(t => t.Spans)
+        await Eventually.WaitAsync(() => fixture.Otlp.Spans
             .Count(s => s.Attributes.TryGetValue("url.path", out var p) && p == "/items/[redacted]") >= 2 ? "both" : null, "the two scrubbed spans");
-        Assert.Contains(Store.GetTraces().SelectMany(t => t.Spans), s => s.Attributes.TryGetValue("url.path", out var p) && p == $"/items/{id}");
+        Assert.Contains(fixture.Otlp.Spans, s => s.Attributes.TryGetValue("url.path", out var p) && p == $"/items/{id}");
         AssertNothingExportedContains(Ssn);
         AssertNothingExportedContains("example.org");
     }
 
-    private void AssertNothingExportedContains(string value)
-    {
-        foreach (var span in Store.GetTraces().SelectMany(t => t.Spans))
-        {
-            Assert.DoesNotContain(value, span.Name, StringComparison.Ordinal);
-            Assert.DoesNotContain(span.Attributes.Values, v => v.Contains(value, StringComparison.Ordinal));
-            Assert.DoesNotContain(span.Events.SelectMany(e => e.Attributes.Values), v => v.Contains(value, StringComparison.Ordinal));
-        }
-        foreach (var log in Store.GetLogs())
-        {
-            Assert.DoesNotContain(value, log.Message, StringComparison.Ordinal);
-            Assert.DoesNotContain(log.Attributes.Values, v => v.Contains(value, StringComparison.Ordinal));
-        }
-    }
+    private void AssertNothingExportedContains(string value) =>
+        Assert.False(fixture.Otlp.AnyBodyContains(value), $"'{value}' was exported");
 }
