@@ -45,6 +45,9 @@ public sealed class S3Server : Resource
         Process = new ProcessSpec("node") { WorkingDirectory = nodeDirectory };
         Process.Arguments.AddRange([Path.Combine(nodeDirectory, "node_modules", "s3rver", "bin", "s3rver.js"),
             "-d", dataDirectory, "-p", port.ToString(CultureInfo.InvariantCulture), "-a", "127.0.0.1"]);
+        // s3rver 3.7.1 encrypts ListObjectsV2 continuation tokens with DES, which Node 20's OpenSSL 3 refuses unless the
+        // legacy provider is loaded: without it every listing of more than max-keys objects answers 500.
+        Process.Environment["NODE_OPTIONS"] = "--openssl-legacy-provider";
         // s3rver answers every request, signed or not; any non-5xx answer means it serves.
         HealthCheck = HealthChecks.Http200(ServiceUrl + "/", status => status < 500);
         StartupTimeout = TimeSpan.FromSeconds(60);

@@ -49,7 +49,8 @@ internal static class S3HealthChecks
             using var client = target.CreateClient();
             try
             {
-                await client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = target.Bucket, MaxKeys = 1 }, cancellationToken);
+                // A HEAD of the bucket: cheap whatever the bucket holds, and it proves the bucket exists and the keys work.
+                await client.HeadBucketAsync(new HeadBucketRequest { BucketName = target.Bucket }, cancellationToken);
                 return HealthCheckResult.Healthy();
             }
             catch (AmazonServiceException e)
