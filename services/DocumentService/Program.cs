@@ -1,3 +1,4 @@
+using Pii.DocumentService;
 using Pii.DocumentService.Audit;
 using Pii.DocumentService.Documents;
 using Pii.DocumentService.Extensions;
@@ -9,6 +10,7 @@ builder.AddApplicationServices();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
+app.UseSecurityHeaders();
 app.UseDefaultFiles();
 app.UseStaticFiles();
 app.UseAuthentication();
