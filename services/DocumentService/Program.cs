@@ -1,3 +1,4 @@
+using Pii.DocumentService;
 using Pii.DocumentService.Audit;
 using Pii.DocumentService.Documents;
 using Pii.DocumentService.Extensions;
@@ -10,6 +11,7 @@ builder.AddApplicationServices();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
+app.UseSecurityHeaders();
 app.MapDefaultOpenApi();
 app.UseDefaultFiles();
 app.UseStaticFiles();

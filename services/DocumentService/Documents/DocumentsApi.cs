@@ -112,10 +112,12 @@ internal static class DocumentsApi
             body = request.Body;
         }
         if (ValidateFileName(fileName) is { } nameError) return Invalid("fileName", nameError);
-        if (contentType.Length > MaxContentTypeLength || !MediaTypeHeaderValue.TryParse(contentType, out _) || contentType.Any(char.IsControl))
+        if (contentType.Length > MaxContentTypeLength || !MediaTypeHeaderValue.TryParse(contentType, out var parsedType) || contentType.Any(char.IsControl))
         {
             return Invalid("contentType", $"Content type: a media type of at most {MaxContentTypeLength} characters.");
         }
+        // Only the media type is stored (in clear, for the download's Content-Type): parameters such as name="….pdf" can carry PII.
+        contentType = parsedType.MediaType.Value!.ToLowerInvariant();
 
         var (outcome, document) = await s.Store.UploadAsync(patientId, fileName!, contentType, body, http.User, cancellationToken);
         switch (outcome)
@@ -225,10 +227,14 @@ internal static class DocumentsApi
         return TypedResults.NoContent();
     }
 
-    /// <summary>Null when valid: 1-255 characters, no control characters, no path separators, not only whitespace.</summary>
+    /// <summary>
+    /// Null when valid: 1-255 characters, no control characters, no path separators, no invisible formatting (a
+    /// right-to-left override makes "cod.exe" display as "exe.doc"), not only whitespace.
+    /// </summary>
     public static string? ValidateFileName(string? fileName) =>
         string.IsNullOrWhiteSpace(fileName) || fileName.Length > MaxFileNameLength || fileName.Any(c => char.IsControl(c) || c is '/' or '\\')
-            ? $"File name: 1-{MaxFileNameLength} characters, no control characters or path separators."
+            || PatientRecords.HasInvisibleFormatting(fileName)
+            ? $"File name: 1-{MaxFileNameLength} characters, no control characters, path separators or invisible formatting (direction overrides, zero-width characters)."
             : null;
 
     private static void WriteHeaders(HttpResponse response, DocumentInfo info, ByteRangeRequest? range)

@@ -64,24 +64,27 @@ internal sealed partial class PatientRecords(NpgsqlDataSource database, TieredFi
     {
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
         if (patient.Mrn is null || !MrnPattern().IsMatch(patient.Mrn)) errors["mrn"] = ["MRN: 1-32 letters, digits or '-'."];
-        if (string.IsNullOrWhiteSpace(patient.FullName) || patient.FullName.Length > 200 || patient.FullName.Any(char.IsControl))
+        if (string.IsNullOrWhiteSpace(patient.FullName) || patient.FullName.Length > 200 || patient.FullName.Any(char.IsControl) || HasInvisibleFormatting(patient.FullName))
         {
-            errors["fullName"] = ["Full name: 1-200 characters, no control characters."];
+            errors["fullName"] = ["Full name: 1-200 characters, no control characters, no invisible formatting (direction overrides, zero-width characters)."];
         }
         if (patient.DateOfBirth is not null && (!DateOnly.TryParseExact(patient.DateOfBirth, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var born)
             || born.Year < 1800 || born > DateOnly.FromDateTime(DateTime.UtcNow)))
         {
             errors["dateOfBirth"] = ["Date of birth: yyyy-MM-dd, not in the future."];
         }
-        if (patient.Address is not null && (patient.Address.Length > 500 || patient.Address.Any(c => char.IsControl(c) && c != '\n')))
+        if (patient.Address is not null && (patient.Address.Length > 500 || patient.Address.Any(c => char.IsControl(c) && c != '\n') || HasInvisibleFormatting(patient.Address)))
         {
-            errors["address"] = ["Address: at most 500 characters."];
+            errors["address"] = ["Address: at most 500 characters, no invisible formatting (direction overrides, zero-width characters)."];
         }
         if (patient.Ssn is not null)
         {
             try
             {
-                Normalizer.Ssn(patient.Ssn);
+                if (!IsIssuableSsn(Normalizer.Ssn(patient.Ssn)))
+                {
+                    errors["ssn"] = ["SSN: not a number the SSA issues (area 000, 666 or 900-999, group 00 or serial 0000)."];
+                }
             }
             catch (MalformedInputException)
             {
@@ -96,6 +99,16 @@ internal sealed partial class PatientRecords(NpgsqlDataSource database, TieredFi
     }
 
     public static bool IsValidDiagnosisCode(string code) => DiagnosisPattern().IsMatch(code);
+
+    /// <summary>
+    /// Unicode format characters (category Cf: right-to-left overrides and isolates, zero-width spaces and joiners,
+    /// byte-order marks) make a stored value display differently from what it is, so names refuse them.
+    /// </summary>
+    public static bool HasInvisibleFormatting(string value) => value.Any(c => char.GetUnicodeCategory(c) == UnicodeCategory.Format);
+
+    /// <summary>The SSA's rules for numbers it issues: area not 000, 666 or 9xx; group not 00; serial not 0000.</summary>
+    public static bool IsIssuableSsn(string digits) =>
+        digits[..3] is not ("000" or "666") && digits[0] != '9' && digits[3..5] != "00" && digits[5..] != "0000";
 
     public static bool IsValidLastFour(string digits) => digits.Length == 4 && digits.All(char.IsAsciiDigit);
 

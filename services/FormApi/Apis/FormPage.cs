@@ -10,6 +10,7 @@ internal static class FormPage
             var headers = context.Response.Headers;
             headers.ContentSecurityPolicy = "default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
             headers.XContentTypeOptions = "nosniff";
+            headers.XFrameOptions = "DENY";
             headers["Referrer-Policy"] = "no-referrer";
             await next(context);
         });
