@@ -34,6 +34,7 @@ model.AddService("documentservice", "services/DocumentService/DocumentService.cs
     .WithReference(vault.AddToken("documentservice", "documents"))
     .WithApiKeys(host.ApiKeys, "clinician", "records-admin", "auditor")
     .WithGeneratedKeyFile(model, "DocumentService__ApplicationKeyFile", "documentservice-application-key")
+    .WithRecoveryPublicKey(model, "DocumentService__RecoveryPublicKeyFile")
     .WaitFor(records).WaitFor(documents.Resource).WaitFor(vault);
 
 model.AddService("etlworker", "services/EtlWorker/EtlWorker.csproj")
@@ -50,6 +51,8 @@ model.AddService("backupservice", "services/BackupService/BackupService.csproj")
     .WithReference(backups)
     .WithReference(vault.AddToken("backupservice", "backups"))
     .WithApiKeys(host.ApiKeys, "operator")
+    .WithRecoveryPublicKey(model, "BackupService__RecoveryPublicKeyFile")
+    .WithGeneratedKeyFile(model, "BackupService__ManifestKeyFile", "backup-manifest-key")
     .WaitFor(records).WaitFor(analytics).WaitFor(dnc).WaitFor(backups.Resource).WaitFor(vault);
 
 return await host.RunAsync(model);

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Pii.Crypto.Keys;
 using Pii.AppHost.Hosting;
 
 namespace Pii.AppHost;
@@ -51,5 +52,22 @@ public static class ServiceComposition
     {
         model.Secrets.GetOrCreate(secretName, () => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
         return project.WithEnvironment(environmentName, model.Secrets.PathOf(secretName));
+    }
+
+    /// <summary>
+    /// The offline recovery key pair every backup (and document) is also wrapped for: made once, on the first start that
+    /// finds no public key, as <c>recovery-private.pem</c> (encrypted PKCS#8) with <c>recovery-passphrase</c> beside it
+    /// (both 0600) and <c>recovery-public.pem</c>. The operator moves the first two offline; the public key alone keeps
+    /// serving, so a moved private key is never replaced by a new pair.
+    /// </summary>
+    public static ProjectResource WithRecoveryPublicKey(this ProjectResource project, AppModel model, string environmentName)
+    {
+        var publicKey = model.Secrets.PathOf("recovery-public.pem");
+        if (!File.Exists(publicKey))
+        {
+            RecoveryKeyFiles.EnsureCreated(model.Secrets.PathOf("recovery-private.pem"), model.Secrets.PathOf("recovery-passphrase"), publicKey);
+        }
+
+        return project.WithEnvironment(environmentName, publicKey);
     }
 }
