@@ -147,7 +147,7 @@ public sealed class FaultAndRecoveryTests(BackupServiceFixture fixture)
         using var created = await documents.PostAsJsonAsync("/api/patients", new
         {
             mrn = "MRN-" + Guid.NewGuid().ToString("N")[..10], fullName = "Erased Person", dateOfBirth = "1950-01-01",
-            address = "1 Nowhere Road", ssn = "987-65-4321", diagnosisCodes = new[] { "E11.9" },
+            address = "1 Nowhere Road", ssn = "123-45-6780", diagnosisCodes = new[] { "E11.9" },
         });
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         var patient = (await created.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<string>();

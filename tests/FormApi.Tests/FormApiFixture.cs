@@ -165,6 +165,8 @@ public sealed class FormApiFixture : IAsyncLifetime
             builder.UseSetting("FormApi:Instance", instance);
             builder.UseSetting("FormApi:RateLimitBurst", "100000");
             builder.UseSetting("FormApi:RateLimitPerSecond", "100000");
+            builder.UseSetting("FormApi:GlobalRateLimitBurst", "100000");
+            builder.UseSetting("FormApi:GlobalRateLimitPerSecond", "100000");
             foreach (var (key, value) in settings ?? new Dictionary<string, string>())
             {
                 builder.UseSetting(key, value);

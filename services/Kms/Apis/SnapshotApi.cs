@@ -19,7 +19,7 @@ public static class SnapshotApi
 
     public static IEndpointRouteBuilder MapSnapshotApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/v1/" + Path, Snapshot);
+        app.MapVaultGroup("/v1/sys/storage/raft").MapGet("/snapshot", Snapshot);
         return app;
     }
 
