@@ -2,57 +2,57 @@ using Pii.AppHost;
 using Pii.AppHost.Hosting;
 
 // The system at a glance: infrastructure first, then the services with their identities, references and waits.
-using var host = AppHostRunner.Parse(args);
-var model = host.TryCreateModel();
-if (model is null) return 1;
+var builder = DistributedApplication.CreateBuilder(args);
 
-var vault = model.AddKeyService("vault").AddTransitKey("dnc").AddTransitKey("documents").AddTransitKey("backups").AddTransitKey("suppression-index");
-var postgres = model.AddPostgres("postgres");
+var vault = builder.AddKeyService("vault").AddTransitKey("dnc").AddTransitKey("documents").AddTransitKey("backups").AddTransitKey("suppression-index");
+var postgres = builder.AddPostgres("postgres");
 var records = postgres.AddDatabase("records");
 var analytics = postgres.AddDatabase("analytics");
-var mysql = model.AddMariaDb("mysql");
+var mysql = builder.AddMariaDb("mysql");
 var dnc = mysql.AddDatabase("dnc");
-var s3 = model.AddS3rver("s3");
+var s3 = builder.AddS3rver("s3");
 var documents = s3.AddBucket("documents");
 var backups = s3.AddBucket("backups");
 
-var backoffice = model.AddFormApi("formapi-backoffice", FormApiInstance.Backoffice)
+var backoffice = builder.AddService<Projects.FormApi>("formapi-backoffice", 5081)
+    .WithEnvironment("FormApi__Instance", "backoffice")
     .WithReference(dnc.AddUser("dnc_backoffice", MySqlAccess.Owner))
     .WithReference(vault.AddToken("formapi-backoffice", "dnc-backoffice"))
-    .WithApiKeys(host.ApiKeys, "agent", "supervisor", "auditor", "admin")
+    .WithApiKeys("agent", "supervisor", "auditor", "admin")
     .WaitFor(dnc).WaitFor(vault);
 
 // The back office owns the schema migrations; the intake (INSERT on its two tables only) starts once they ran.
-model.AddFormApi("formapi", FormApiInstance.Intake)
+builder.AddService<Projects.FormApi>("formapi", 5080)
+    .WithEnvironment("FormApi__Instance", "intake")
     .WithReference(dnc.AddFormApiIntakeUser(backoffice, "dnc_intake"))
     .WithReference(vault.AddToken("formapi", "dnc-intake"))
     .WaitFor(dnc).WaitFor(vault).WaitFor(backoffice);
 
-model.AddService("documentservice", "services/DocumentService/DocumentService.csproj")
+builder.AddService<Projects.DocumentService>("documentservice", 5082)
     .WithReference(records.AddUser("documentservice", new PostgresAccess.SchemaOwner("documents")))
     .WithReference(documents)
     .WithReference(vault.AddToken("documentservice", "documents"))
-    .WithApiKeys(host.ApiKeys, "clinician", "records-admin", "auditor")
-    .WithGeneratedKeyFile(model, "DocumentService__ApplicationKeyFile", "documentservice-application-key")
-    .WithRecoveryPublicKey(model, "DocumentService__RecoveryPublicKeyFile")
-    .WaitFor(records).WaitFor(documents.Resource).WaitFor(vault);
+    .WithApiKeys("clinician", "records-admin", "auditor")
+    .WithGeneratedKeyFile("DocumentService__ApplicationKeyFile", "documentservice-application-key")
+    .WithRecoveryPublicKey("DocumentService__RecoveryPublicKeyFile")
+    .WaitFor(records).WaitFor(documents).WaitFor(vault);
 
-model.AddService("etlworker", "services/EtlWorker/EtlWorker.csproj")
+builder.AddService<Projects.EtlWorker>("etlworker", 5083)
     .WithReference(dnc.AddUser("dnc_etl", MySqlAccess.ReadOnly))
     .WithReference(analytics.AddUser("etlworker", new PostgresAccess.SchemaOwner("suppression")))
     .WithReference(vault.AddToken("etlworker", "etl"))
-    .WithApiKeys(host.ApiKeys, "dialer")
+    .WithApiKeys("dialer")
     .WaitFor(dnc).WaitFor(analytics).WaitFor(vault).WaitFor(backoffice);
 
-model.AddService("backupservice", "services/BackupService/BackupService.csproj")
+builder.AddService<Projects.BackupService>("backupservice", 5084)
     .WithReference(records.AddUser("backupservice", new PostgresAccess.ReadAll()))
     .WithReference(analytics.AddUser("backupservice", new PostgresAccess.ReadAll()))
     .WithReference(dnc.AddUser("dnc_backup", MySqlAccess.Backup))
     .WithReference(backups)
     .WithReference(vault.AddToken("backupservice", "backups"))
-    .WithApiKeys(host.ApiKeys, "operator")
-    .WithRecoveryPublicKey(model, "BackupService__RecoveryPublicKeyFile")
-    .WithGeneratedKeyFile(model, "BackupService__ManifestKeyFile", "backup-manifest-key")
-    .WaitFor(records).WaitFor(analytics).WaitFor(dnc).WaitFor(backups.Resource).WaitFor(vault);
+    .WithApiKeys("operator")
+    .WithRecoveryPublicKey("BackupService__RecoveryPublicKeyFile")
+    .WithGeneratedKeyFile("BackupService__ManifestKeyFile", "backup-manifest-key")
+    .WaitFor(records).WaitFor(analytics).WaitFor(dnc).WaitFor(backups).WaitFor(vault);
 
-return await host.RunAsync(model);
+builder.Build().Run();

@@ -1,30 +1,28 @@
 using System.Security.Cryptography;
-using Pii.Crypto.Keys;
 using Pii.AppHost.Hosting;
+using Pii.Crypto.Keys;
 
 namespace Pii.AppHost;
 
-/// <summary>Which identity a FormApi process runs with (two resources, one project; issue 5).</summary>
-public enum FormApiInstance
-{
-    /// <summary>The public intake: may store new DNC rows, can never read them back.</summary>
-    Intake,
-
-    /// <summary>The authenticated back office: reads, reveals, key operations.</summary>
-    Backoffice,
-}
-
 public static class ServiceComposition
 {
-    public const string FormApiProject = "services/FormApi/FormApi.csproj";
-
-    /// <summary>A service project with an http endpoint; others wait for its <c>/health</c>.</summary>
-    public static ProjectResource AddService(this AppModel model, string name, string projectPath) =>
-        model.Add(new ProjectResource(model, name, projectPath)).WithHttpHealthCheck("/health");
-
-    /// <summary>FormApi as one of its two identities; the process learns which from <c>FormApi__Instance</c>.</summary>
-    public static ProjectResource AddFormApi(this AppModel model, string name, FormApiInstance instance) =>
-        model.AddService(name, FormApiProject).WithEnvironment("FormApi__Instance", instance.ToString().ToLowerInvariant());
+    /// <summary>
+    /// A service project on a fixed port (README's URLs; <c>PiiAspire:Ports:&lt;name&gt;</c> overrides), unproxied, healthy
+    /// when its <c>/health</c> answers 200.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> AddService<TProject>(this IDistributedApplicationBuilder builder, string name, int port)
+        where TProject : IProjectMetadata, new()
+    {
+        var listenPort = LocalState.Of(builder).PortFor(name, port);
+        return builder.AddProject<TProject>(name, launchProfileName: null)
+            .WithHttpEndpoint(port: listenPort, targetPort: listenPort, isProxied: false)
+            .WithHttpHealthCheck("/health")
+            // Projects run with no launch profile: they take the AppHost's environment (Development maps /health).
+            .WithEnvironment("ASPNETCORE_ENVIRONMENT", builder.Environment.EnvironmentName)
+            // Aspire asks the OTLP exporter to retry in memory; a service then needs ~5 s to exit on SIGTERM, racing
+            // DCP's kill at ~6 s (ASPIRE.md pitfall 3).
+            .WithEnvironment(context => context.EnvironmentVariables.Remove("OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY"));
+    }
 
     /// <summary>
     /// What the public intake may do in its database, and nothing else: INSERT its rows and the DEKs it creates, and
@@ -35,23 +33,24 @@ public static class ServiceComposition
 
     /// <summary>
     /// The intake's MariaDB user: no privilege until <paramref name="backoffice"/> (which migrates the schema) is ready,
-    /// then exactly <see cref="FormApiIntakeGrants"/> plus INSERT on <paramref name="extraTables"/>.
+    /// then exactly <see cref="FormApiIntakeGrants"/>.
     /// </summary>
-    public static ConnectionReference AddFormApiIntakeUser(this MariaDbDatabase dnc, Resource backoffice, string user, params string[] extraTables)
+    public static IResourceBuilder<MariaDbLoginResource> AddFormApiIntakeUser(this IResourceBuilder<MariaDbDatabaseResource> dnc, IResourceBuilder<ProjectResource> backoffice, string user)
     {
-        var reference = dnc.AddUser(user, MySqlAccess.InsertOnly);
-        backoffice.OnReady.Add(cancellationToken => dnc.GrantAsync(user, [.. FormApiIntakeGrants, .. extraTables.Select(TableGrant.Insert)], cancellationToken));
-        return reference;
+        var login = dnc.AddUser(user, MySqlAccess.InsertOnly);
+        backoffice.OnResourceReady((_, _, ct) => dnc.Resource.GrantAsync(user, FormApiIntakeGrants, ct));
+        return login;
     }
 
     /// <summary>
     /// A 32-byte key that only this service holds (e.g. the tier-3 application key the key service must never see):
     /// generated once into the secrets folder (0600) and passed as a file path, so the key itself is in no environment.
     /// </summary>
-    public static ProjectResource WithGeneratedKeyFile(this ProjectResource project, AppModel model, string environmentName, string secretName)
+    public static IResourceBuilder<ProjectResource> WithGeneratedKeyFile(this IResourceBuilder<ProjectResource> project, string environmentName, string secretName)
     {
-        model.Secrets.GetOrCreate(secretName, () => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
-        return project.WithEnvironment(environmentName, model.Secrets.PathOf(secretName));
+        var secrets = LocalState.Of(project.ApplicationBuilder).Secrets;
+        secrets.GetOrCreate(secretName, () => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
+        return project.WithEnvironment(environmentName, secrets.PathOf(secretName));
     }
 
     /// <summary>
@@ -60,14 +59,14 @@ public static class ServiceComposition
     /// (both 0600) and <c>recovery-public.pem</c>. The operator moves the first two offline; the public key alone keeps
     /// serving, so a moved private key is never replaced by a new pair.
     /// </summary>
-    public static ProjectResource WithRecoveryPublicKey(this ProjectResource project, AppModel model, string environmentName)
+    public static IResourceBuilder<ProjectResource> WithRecoveryPublicKey(this IResourceBuilder<ProjectResource> project, string environmentName)
     {
-        var publicKey = model.Secrets.PathOf("recovery-public.pem");
+        var secrets = LocalState.Of(project.ApplicationBuilder).Secrets;
+        var publicKey = secrets.PathOf("recovery-public.pem");
         if (!File.Exists(publicKey))
         {
-            RecoveryKeyFiles.EnsureCreated(model.Secrets.PathOf("recovery-private.pem"), model.Secrets.PathOf("recovery-passphrase"), publicKey);
+            RecoveryKeyFiles.EnsureCreated(secrets.PathOf("recovery-private.pem"), secrets.PathOf("recovery-passphrase"), publicKey);
         }
-
         return project.WithEnvironment(environmentName, publicKey);
     }
 }

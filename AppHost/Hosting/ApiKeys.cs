@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
 
 namespace Pii.AppHost.Hosting;
 
@@ -42,10 +44,11 @@ public sealed class ApiKeys(SecretStore secrets)
 
 public static class ApiKeyExtensions
 {
-    /// <summary>Generates the service's role keys (once) and injects their hashes.</summary>
-    public static ProjectResource WithApiKeys(this ProjectResource project, ApiKeys apiKeys, params string[] roles)
+    /// <summary>Generates the service's role keys (once, into api-keys.json under the resource's name) and injects their hashes.</summary>
+    public static IResourceBuilder<ProjectResource> WithApiKeys(this IResourceBuilder<ProjectResource> project, params string[] roles)
     {
-        foreach (var (role, key) in apiKeys.Ensure(project.Name, roles)) project.WithEnvironment($"Auth__ApiKeyHashes__{role}", ApiKeys.Hash(key));
+        var apiKeys = LocalState.Of(project.ApplicationBuilder).ApiKeys;
+        foreach (var (role, key) in apiKeys.Ensure(project.Resource.Name, roles)) project.WithEnvironment($"Auth__ApiKeyHashes__{role}", ApiKeys.Hash(key));
         return project;
     }
 }

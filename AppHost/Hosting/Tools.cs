@@ -27,6 +27,13 @@ internal static partial class Tools
     internal static string QuotedIdentifier(string name) =>
         IdentifierPattern().IsMatch(name) ? $"\"{name}\"" : throw new ArgumentException($"'{name}' is not a plain lower-case SQL identifier.", nameof(name));
 
+    /// <summary>
+    /// The resource name of a database user: <c>&lt;database&gt;-&lt;user&gt;</c> with '_' as '-' (resource names allow no '_'),
+    /// and a user already named after its database not repeated (<c>dnc_intake</c> in <c>dnc</c> is <c>dnc-intake</c>).
+    /// </summary>
+    internal static string ResourceName(string database, string user) =>
+        (user.StartsWith(database + "_", StringComparison.Ordinal) ? user : $"{database}-{user}").Replace('_', '-');
+
     [GeneratedRegex("^[a-z_][a-z0-9_]{0,62}$")]
     private static partial Regex IdentifierPattern();
 }
