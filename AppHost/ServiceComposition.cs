@@ -17,28 +17,17 @@ public static class ServiceComposition
         return builder.AddProject<TProject>(name, launchProfileName: null)
             .WithHttpEndpoint(port: listenPort, targetPort: listenPort, isProxied: false)
             .WithHttpHealthCheck("/health")
-            // Projects run with no launch profile: they take the AppHost's environment (Development maps /health).
-            .WithEnvironment("ASPNETCORE_ENVIRONMENT", builder.Environment.EnvironmentName)
-            // Aspire asks the OTLP exporter to retry in memory; a service then needs ~5 s to exit on SIGTERM, racing
-            // DCP's kill at ~6 s (ASPIRE.md pitfall 3).
-            .WithEnvironment(context => context.EnvironmentVariables.Remove("OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY"));
+            .WithProjectDefaults();
     }
 
     /// <summary>
-    /// What the public intake may do in its database, and nothing else: INSERT its rows and the DEKs it creates, and
-    /// read whether a DEK is still active (its guarded INSERT … SELECT; never a wrapped DEK, never a stored row).
-    /// </summary>
-    public static readonly IReadOnlyList<TableGrant> FormApiIntakeGrants =
-        [TableGrant.Insert("dnc_preferences"), TableGrant.Insert("encryption_keys"), TableGrant.SelectColumns("encryption_keys", "id", "retired_at", "destroyed_at")];
-
-    /// <summary>
     /// The intake's MariaDB user: no privilege until <paramref name="backoffice"/> (which migrates the schema) is ready,
-    /// then exactly <see cref="FormApiIntakeGrants"/>.
+    /// then exactly <see cref="ServiceGrants.FormApiIntake"/>.
     /// </summary>
     public static IResourceBuilder<MariaDbLoginResource> AddFormApiIntakeUser(this IResourceBuilder<MariaDbDatabaseResource> dnc, IResourceBuilder<ProjectResource> backoffice, string user)
     {
         var login = dnc.AddUser(user, MySqlAccess.InsertOnly);
-        backoffice.OnResourceReady((_, _, ct) => dnc.Resource.GrantAsync(user, FormApiIntakeGrants, ct));
+        backoffice.OnResourceReady((_, _, ct) => dnc.Resource.GrantAsync(user, ServiceGrants.FormApiIntake, ct));
         return login;
     }
 

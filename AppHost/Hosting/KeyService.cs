@@ -20,8 +20,11 @@ public sealed class KeyServiceProject : IProjectMetadata
 /// What the key service is provisioned with once it is ready, through the Vault HTTP API (VAULT-TRANSIT.md §2): the ACL
 /// policies in services/Kms/policies/*.hcl, the transit keys, and one token per service bound to its policy.
 /// </summary>
-public sealed class KeyServiceSetup(string rootToken, string policiesDirectory) : IResourceAnnotation
+public sealed class KeyServiceSetup(string rootToken, string policiesDirectory, string configurationPath) : IResourceAnnotation
 {
+    /// <summary>The key service's configuration file (written before every start).</summary>
+    public string ConfigurationPath { get; } = configurationPath;
+
     internal string RootToken { get; } = rootToken;
 
     internal string PoliciesDirectory { get; } = policiesDirectory;
@@ -65,9 +68,10 @@ public static class KeyServiceBuilderExtensions
         var listenPort = state.PortFor(name, port);
         var directory = state.DataPath(name);
         var configurationPath = Path.Combine(directory, "kms.json");
-        var setup = new KeyServiceSetup(state.SecretValue($"{name}-root-token"), Path.Combine(state.RepoRoot, "services", "Kms", "policies"));
+        var setup = new KeyServiceSetup(state.SecretValue($"{name}-root-token"), Path.Combine(state.RepoRoot, "services", "Kms", "policies"), configurationPath);
         var keyService = builder.AddProject<KeyServiceProject>(name, launchProfileName: null)
             .WithAnnotation(setup)
+            .WithProjectDefaults()
             .WithHttpEndpoint(port: listenPort, targetPort: listenPort, isProxied: false)
             .WithArgs("-config=" + configurationPath)
             .WithHttpHealthCheck("/v1/sys/health")
@@ -98,7 +102,7 @@ public static class KeyServiceBuilderExtensions
     /// <summary>A transit key (aes256-gcm96) created at provisioning.</summary>
     public static IResourceBuilder<ProjectResource> AddTransitKey(this IResourceBuilder<ProjectResource> keyService, string keyName)
     {
-        Setup(keyService).TransitKeys.Add(keyName);
+        keyService.KeyServiceSetup().TransitKeys.Add(keyName);
         return keyService;
     }
 
@@ -109,7 +113,7 @@ public static class KeyServiceBuilderExtensions
         var secretName = TokenSecretName(keyService.Resource.Name, serviceName);
         Func<string> create = () => "hvs." + SecretStore.NewToken();
         var token = new KeyServiceToken(keyService, serviceName, policy, state.Secret(secretName, create), state.SecretValue(secretName, create));
-        Setup(keyService).Tokens.Add(token);
+        keyService.KeyServiceSetup().Tokens.Add(token);
         return token;
     }
 
@@ -120,13 +124,14 @@ public static class KeyServiceBuilderExtensions
             .WithEnvironment("VAULT_TOKEN", token.Parameter);
 
     /// <summary>The root token (tests administer the key service with it).</summary>
-    public static string RootToken(this IResourceBuilder<ProjectResource> keyService) => Setup(keyService).RootToken;
+    public static string RootToken(this IResourceBuilder<ProjectResource> keyService) => keyService.KeyServiceSetup().RootToken;
 
     /// <summary>The key service's base URL, resolved.</summary>
     public static string Address(this IResourceBuilder<ProjectResource> keyService) =>
         $"http://127.0.0.1:{keyService.Resource.Annotations.OfType<EndpointAnnotation>().Single().Port!.Value.ToString(CultureInfo.InvariantCulture)}";
 
-    private static KeyServiceSetup Setup(IResourceBuilder<ProjectResource> keyService) =>
+    /// <summary>What <paramref name="keyService"/> is provisioned with; fails for a project that is not a key service.</summary>
+    public static KeyServiceSetup KeyServiceSetup(this IResourceBuilder<ProjectResource> keyService) =>
         keyService.Resource.Annotations.OfType<KeyServiceSetup>().SingleOrDefault()
         ?? throw new InvalidOperationException($"'{keyService.Resource.Name}' is not a key service (AddKeyService).");
 

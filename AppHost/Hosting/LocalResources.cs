@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Reflection;
 using System.Text;
 using Aspire.Hosting;
@@ -23,6 +24,8 @@ namespace Pii.AppHost.Hosting;
 public sealed class LocalResources : IAsyncDisposable
 {
     private readonly string _root;
+    private readonly CancellationTokenSource _stopWatching = new();
+    private readonly ConcurrentDictionary<string, ConcurrentQueue<string>> _console = new();
 
     private LocalResources(DistributedApplication app, string root)
     {
@@ -38,14 +41,18 @@ public sealed class LocalResources : IAsyncDisposable
         // Short: MariaDB's socket path inside it must stay under the 108-byte sun_path limit.
         var root = Path.Combine(Path.GetTempPath(), $"piiaspire-{name}-{Guid.NewGuid().ToString("N")[..12]}");
         Directory.CreateDirectory(root);
-        var dcp = typeof(LocalResources).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "pii.dcpclipath").Value;
+        var metadata = typeof(LocalResources).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().ToDictionary(a => a.Key, a => a.Value);
         return DistributedApplication.CreateBuilder(new DistributedApplicationOptions
         {
             DisableDashboard = true,
+            // Projects run with `dotnet run --no-build -c <this assembly's configuration>`; the entry assembly (a test
+            // host) may be built in another one than our projects.
+            AssemblyName = typeof(LocalResources).Assembly.GetName().Name,
             Args =
             [
                 $"--PiiAspire:StateDirectory={root}", "--PiiAspire:RandomPorts=true", "--PiiAspire:Durable=false",
-                $"--DcpPublisher:CliPath={dcp}", .. settings.Select(s => "--" + s),
+                $"--DcpPublisher:CliPath={metadata["pii.dcpclipath"]}", $"--DcpPublisher:DashboardPath={metadata["pii.dashboardpath"]}",
+                .. settings.Select(s => "--" + s),
             ],
         });
     }
@@ -56,51 +63,103 @@ public sealed class LocalResources : IAsyncDisposable
         var root = Path.GetDirectoryName(LocalState.Of(builder).DataRoot)!;
         var app = builder.Build();
         var resources = new LocalResources(app, root);
+        resources.WatchConsoles();
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         limit.CancelAfter(timeout ?? TimeSpan.FromMinutes(3));
         try
         {
-            await app.StartAsync(limit.Token);
+            // StartAsync itself may outlast its token when a resource never starts (ASPIRE.md pitfall 4).
+            await app.StartAsync(limit.Token).WaitAsync(limit.Token);
             var notifications = app.Services.GetRequiredService<ResourceNotificationService>();
-            var model = app.Services.GetRequiredService<DistributedApplicationModel>();
-            await Task.WhenAll(model.Resources.Where(r => r is not ParameterResource).Select(r => notifications.WaitForResourceHealthyAsync(r.Name, limit.Token)));
+            await Task.WhenAll(VisibleResources(app).Select(r => notifications.WaitForResourceHealthyAsync(r.Name, limit.Token))).WaitAsync(limit.Token);
             return resources;
         }
         catch (Exception e) when (e is OperationCanceledException or DistributedApplicationException or InvalidOperationException)
         {
-            var report = await DescribeAsync(app);
+            var report = resources.Describe();
             await resources.DisposeAsync();
             throw new InvalidOperationException($"Test resources did not start:{Environment.NewLine}{report}", e);
         }
     }
 
-    /// <summary>Every resource's state and the tail of its console log: what a failed start needs to be understood.</summary>
-    private static async Task<string> DescribeAsync(DistributedApplication app)
+    /// <summary>What a user sees in the dashboard: no parameters, no hidden helpers (such as each project's rebuilder).</summary>
+    public static IEnumerable<IResource> VisibleResources(DistributedApplication app) =>
+        app.Services.GetRequiredService<DistributedApplicationModel>().Resources.Where(r => r is not ParameterResource
+            && !(app.ResourceNotifications.TryGetCurrentState(r.Name, out var state) && state.Snapshot.IsHidden));
+
+    /// <summary>Stops one resource (a fault for a test: the key service or a database going away) until it is down.</summary>
+    public async Task StopAsync(string resourceName, CancellationToken cancellationToken = default)
+    {
+        await ExecuteAsync(resourceName, KnownResourceCommands.StopCommand, cancellationToken);
+        await App.ResourceNotifications.WaitForResourceAsync(resourceName, KnownResourceStates.TerminalStates, cancellationToken);
+    }
+
+    /// <summary>Starts a stopped resource again and waits until it is healthy.</summary>
+    public async Task StartAsync(string resourceName, CancellationToken cancellationToken = default)
+    {
+        await ExecuteAsync(resourceName, KnownResourceCommands.StartCommand, cancellationToken);
+        await App.ResourceNotifications.WaitForResourceHealthyAsync(resourceName, cancellationToken);
+    }
+
+    private async Task ExecuteAsync(string resourceName, string command, CancellationToken cancellationToken)
+    {
+        var resource = App.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(r => r.Name == resourceName);
+        var result = await App.ResourceCommands.ExecuteCommandAsync(resource, command, cancellationToken);
+        if (!result.Success) throw new InvalidOperationException($"{command} {resourceName} failed: {result.Message}");
+    }
+
+    /// <summary>
+    /// Keeps the last lines of every resource's console from the start, so that a start that fails can say why (a process
+    /// that exits at once has no console left to ask for afterwards).
+    /// </summary>
+    private void WatchConsoles()
+    {
+        var logs = App.Services.GetRequiredService<ResourceLoggerService>();
+        foreach (var resource in App.Services.GetRequiredService<DistributedApplicationModel>().Resources.Where(r => r is not ParameterResource))
+        {
+            var lines = _console.GetOrAdd(resource.Name, _ => new ConcurrentQueue<string>());
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await foreach (var batch in logs.WatchAsync(resource.Name).WithCancellation(_stopWatching.Token))
+                    {
+                        foreach (var line in batch)
+                        {
+                            lines.Enqueue(line.Content);
+                            while (lines.Count > 40) lines.TryDequeue(out _);
+                        }
+                    }
+                }
+                catch (OperationCanceledException)
+                {
+                    // Stopped with the resources.
+                }
+            });
+        }
+    }
+
+    /// <summary>Every resource's state, exit code and the tail of its console: what a failed start needs to be understood.</summary>
+    private string Describe()
     {
         var report = new StringBuilder();
-        var notifications = app.Services.GetRequiredService<ResourceNotificationService>();
-        var logs = app.Services.GetRequiredService<ResourceLoggerService>();
-        foreach (var resource in app.Services.GetRequiredService<DistributedApplicationModel>().Resources.Where(r => r is not ParameterResource))
+        var notifications = App.Services.GetRequiredService<ResourceNotificationService>();
+        foreach (var resource in VisibleResources(App))
         {
             notifications.TryGetCurrentState(resource.Name, out var current);
-            report.AppendLine(System.Globalization.CultureInfo.InvariantCulture, $"{resource.Name}: {current?.Snapshot.State?.Text ?? "unknown"} ({current?.Snapshot.HealthStatus?.ToString() ?? "no health"})");
-            var lines = new List<string>();
-            using var quick = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-            try
+            report.AppendLine(System.Globalization.CultureInfo.InvariantCulture,
+                $"{resource.Name}: {current?.Snapshot.State?.Text ?? "unknown"} ({current?.Snapshot.HealthStatus?.ToString() ?? "no health"}) exit code {current?.Snapshot.ExitCode?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"}");
+            if (_console.TryGetValue(resource.Name, out var lines))
             {
-                await foreach (var batch in logs.GetAllAsync(resource.Name).WithCancellation(quick.Token)) lines.AddRange(batch.Select(l => l.Content));
+                foreach (var line in lines) report.AppendLine("    " + line);
             }
-            catch (OperationCanceledException)
-            {
-                // What arrived in two seconds is what there is.
-            }
-            foreach (var line in lines.TakeLast(20)) report.AppendLine("    " + line);
         }
         return report.ToString();
     }
 
     public async ValueTask DisposeAsync()
     {
+        await _stopWatching.CancelAsync();
         using (var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
         {
             try

@@ -10,6 +10,8 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
 using Pii.AppHost.Hosting;
 using Pii.Crypto.Keys;
 
@@ -18,7 +20,7 @@ namespace Pii.BackupService.Tests;
 /// <summary>
 /// Everything the tests start, in one place (so it can move to other hosting code as a whole): real PostgreSQL
 /// (records, analytics), MariaDB (dnc), s3rver (buckets backups, documents) and the key service (transit keys backups,
-/// documents) from the AppHost's launcher, with the identities the AppHost gives BackupService (read-all logins,
+/// documents) started by DCP with the AppHost's hosting integrations, with the identities the AppHost gives BackupService (read-all logins,
 /// dnc_backup, token with policy backups, role operator) and DocumentService; restore logins are the servers'
 /// administrators. The offline recovery key pair is made by <see cref="RecoveryKeyFiles"/> as the AppHost does. Both
 /// services run as their real Program on Kestrel.
@@ -30,7 +32,7 @@ public sealed class BackupServiceFixture : IAsyncLifetime
     public static readonly string AdminKey = "pii_admin_" + Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
 
     private LocalResources? _resources;
-    private ConnectionReference? _backups;
+    private IResourceBuilder<S3BucketResource>? _backups;
 
     public WebApplicationFactory<backupservice::Program> Backups { get; private set; } = null!;
     public WebApplicationFactory<documentservice::Program> Documents { get; private set; } = null!;
@@ -66,7 +68,7 @@ public sealed class BackupServiceFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         RecoveryKeyFiles.EnsureCreated(RecoveryPrivateKeyFile, RecoveryPassphraseFile, RecoveryPublicKeyFile);
-        var model = LocalResources.CreateModel("backups");
+        var model = LocalResources.CreateBuilder("backups");
         var vault = model.AddKeyService("vault").AddTransitKey("backups").AddTransitKey("documents");
         var postgres = model.AddPostgres("postgres");
         var records = postgres.AddDatabase("records");
@@ -84,21 +86,21 @@ public sealed class BackupServiceFixture : IAsyncLifetime
         var documentsToken = vault.AddToken("documentservice", "documents");
         _resources = await LocalResources.StartAsync(model, TimeSpan.FromMinutes(5));
 
-        PostgresAdmin = postgres.AdminConnectionString;
-        MariaDbAdmin = mariadb.AdminConnectionString;
-        RecordsAdmin = records.ConnectionString;
-        AnalyticsAdmin = analytics.ConnectionString;
-        DncAdmin = dnc.ConnectionString;
-        S3Endpoint = s3.ServiceUrl;
+        PostgresAdmin = postgres.Resource.AdminConnectionString;
+        MariaDbAdmin = mariadb.Resource.AdminConnectionString;
+        RecordsAdmin = records.Resource.ConnectionString;
+        AnalyticsAdmin = analytics.Resource.ConnectionString;
+        DncAdmin = dnc.Resource.ConnectionString;
+        S3Endpoint = s3.Resource.ServiceUrl;
         DocumentsToken = documentsToken.Token;
 
-        Settings["ConnectionStrings:records"] = recordsLogin.ConnectionString;
-        Settings["ConnectionStrings:analytics"] = analyticsLogin.ConnectionString;
-        Settings["ConnectionStrings:dnc"] = dncLogin.ConnectionString;
-        Settings["ConnectionStrings:backups"] = _backups.ConnectionString;
+        Settings["ConnectionStrings:records"] = recordsLogin.Resource.ConnectionString;
+        Settings["ConnectionStrings:analytics"] = analyticsLogin.Resource.ConnectionString;
+        Settings["ConnectionStrings:dnc"] = dncLogin.Resource.ConnectionString;
+        Settings["ConnectionStrings:backups"] = _backups.Resource.ConnectionString;
         Settings["ConnectionStrings:restore-postgres"] = PostgresAdmin;
         Settings["ConnectionStrings:restore-mariadb"] = MariaDbAdmin;
-        Settings["VAULT_ADDR"] = vault.Address;
+        Settings["VAULT_ADDR"] = vault.Address();
         Settings["VAULT_TOKEN"] = backupToken.Token;
         Settings["BackupService:RecoveryPublicKeyFile"] = RecoveryPublicKeyFile;
         Settings["BackupService:ManifestKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
@@ -108,9 +110,9 @@ public sealed class BackupServiceFixture : IAsyncLifetime
         BackupsAddress = backupsAddress;
         Documents = Start(new WebApplicationFactory<documentservice::Program>(), new Dictionary<string, string?>
         {
-            ["ConnectionStrings:records"] = documentsLogin.ConnectionString,
-            ["ConnectionStrings:documents"] = documentsBucket.ConnectionString,
-            ["VAULT_ADDR"] = vault.Address,
+            ["ConnectionStrings:records"] = documentsLogin.Resource.ConnectionString,
+            ["ConnectionStrings:documents"] = documentsBucket.Resource.ConnectionString,
+            ["VAULT_ADDR"] = vault.Address(),
             ["VAULT_TOKEN"] = documentsToken.Token,
             ["DocumentService:ApplicationKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
             ["DocumentService:RecoveryPublicKeyFile"] = RecoveryPublicKeyFile,
@@ -154,7 +156,7 @@ public sealed class BackupServiceFixture : IAsyncLifetime
 
     public T Service<T>() where T : notnull => Backups.Services.GetRequiredService<T>();
 
-    public AmazonS3Client S3() => backupservice::Pii.Services.Shared.S3BucketConnection.Parse(_backups!.ConnectionString).CreateClient();
+    public AmazonS3Client S3() => backupservice::Pii.Services.Shared.S3BucketConnection.Parse(_backups!.Resource.ConnectionString).CreateClient();
 
     /// <summary>Starts a backup through the API and returns its id.</summary>
     public async Task<Guid> StartBackupAsync(string source)

@@ -70,8 +70,7 @@ public sealed class FaultAndRecoveryTests(BackupServiceFixture fixture)
     [Fact]
     public async Task Key_service_down_backup_is_wrapped_for_the_recovery_key_only_and_the_runbook_restores_it_with_only_S3_and_the_offline_key()
     {
-        var vault = fixture.Resources["vault"];
-        await vault.Child!.StopAsync(TimeSpan.FromSeconds(5));
+        await fixture.Resources.StopAsync("vault");
         try
         {
             var backup = await fixture.BackUpAsync("records");
@@ -136,7 +135,7 @@ public sealed class FaultAndRecoveryTests(BackupServiceFixture fixture)
         }
         finally
         {
-            await fixture.Resources.Launcher.RestartAsync("vault", CancellationToken.None);
+            await fixture.Resources.StartAsync("vault", CancellationToken.None);
         }
     }
 

@@ -11,12 +11,14 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
 using Pii.AppHost.Hosting;
 
 namespace Pii.DocumentService.Tests;
 
 /// <summary>
-/// Real PostgreSQL, s3rver and key service from the AppHost's launcher (LocalResources), with the same identities the
+/// Real PostgreSQL, s3rver and key service started by DCP with the AppHost's hosting integrations (LocalResources), with the same identities the
 /// AppHost declares (login <c>documentservice</c> owning schema <c>documents</c>, token bound to policy
 /// <c>documents</c>), and the real Program on Kestrel (WebApplicationFactory.UseKestrel) so tests use real sockets.
 /// </summary>
@@ -27,12 +29,12 @@ public sealed class DocumentServiceFixture : IAsyncLifetime
     public static readonly string AuditorKey = "pii_auditor_" + Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
 
     private LocalResources? _resources;
-    private ConnectionReference? _bucket;
+    private IResourceBuilder<S3BucketResource>? _bucket;
 
     public WebApplicationFactory<documentservice::Program> Factory { get; private set; } = null!;
     public Uri BaseAddress { get; private set; } = null!;
     public LocalResources Resources => _resources!;
-    public string BucketConnectionString => _bucket!.ConnectionString;
+    public string BucketConnectionString => _bucket!.Resource.ConnectionString;
 
     /// <summary>Small settings so multi-part and sweeper paths run on test-sized files.</summary>
     public Dictionary<string, string?> Settings { get; } = new()
@@ -44,16 +46,16 @@ public sealed class DocumentServiceFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var model = LocalResources.CreateModel("docs");
+        var model = LocalResources.CreateBuilder("docs");
         var vault = model.AddKeyService("vault").AddTransitKey("documents");
         var login = model.AddPostgres("postgres").AddDatabase("records").AddUser("documentservice", new PostgresAccess.SchemaOwner("documents"));
         _bucket = model.AddS3rver("s3").AddBucket("documents");
         var token = vault.AddToken("documentservice", "documents");
         _resources = await LocalResources.StartAsync(model, TimeSpan.FromMinutes(5));
 
-        Settings["ConnectionStrings:records"] = login.ConnectionString;
-        Settings["ConnectionStrings:documents"] = _bucket.ConnectionString;
-        Settings["VAULT_ADDR"] = vault.Address;
+        Settings["ConnectionStrings:records"] = login.Resource.ConnectionString;
+        Settings["ConnectionStrings:documents"] = _bucket.Resource.ConnectionString;
+        Settings["VAULT_ADDR"] = vault.Address();
         Settings["VAULT_TOKEN"] = token.Token;
         Settings["DocumentService:ApplicationKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
         Settings["Auth:ApiKeyHashes:clinician"] = ApiKeys.Hash(ClinicianKey);

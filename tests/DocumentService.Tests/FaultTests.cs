@@ -163,8 +163,7 @@ public sealed class FaultTests(DocumentServiceFixture fixture)
         using var client = fixture.Client();
         Assert.Equal(content, await client.GetByteArrayAsync($"/api/documents/{id}"));
 
-        var vault = fixture.Resources["vault"];
-        await vault.Child!.StopAsync(TimeSpan.FromSeconds(5));
+        await fixture.Resources.StopAsync("vault");
         try
         {
             using (var upload = await fixture.UploadAsync(patient, [1, 2, 3]))
@@ -178,7 +177,7 @@ public sealed class FaultTests(DocumentServiceFixture fixture)
         }
         finally
         {
-            await fixture.Resources.Launcher.RestartAsync("vault", CancellationToken.None);
+            await fixture.Resources.StartAsync("vault", CancellationToken.None);
         }
     }
 
@@ -188,7 +187,6 @@ public sealed class FaultTests(DocumentServiceFixture fixture)
         var patient = await fixture.CreatePatientAsync();
         // Larger than the ciphertext prefix kept in PostgreSQL, so reading it needs S3.
         var existing = await fixture.UploadOkAsync(patient, RandomNumberGenerator.GetBytes(100_000));
-        var s3rver = fixture.Resources["s3"];
         var stopped = false;
         try
         {
@@ -197,7 +195,7 @@ public sealed class FaultTests(DocumentServiceFixture fixture)
             {
                 Content = new StreamContent(new PausingStream(20 * 1024 * 1024, 11 * 1024 * 1024, async () =>
                 {
-                    await s3rver.Child!.StopAsync(TimeSpan.FromSeconds(5));
+                    await fixture.Resources.StopAsync("s3");
                     stopped = true;
                 })),
             };
@@ -220,7 +218,7 @@ public sealed class FaultTests(DocumentServiceFixture fixture)
         }
         finally
         {
-            await fixture.Resources.Launcher.RestartAsync("s3", CancellationToken.None);
+            await fixture.Resources.StartAsync("s3", CancellationToken.None);
         }
         var sweeper = fixture.Factory.Services.GetRequiredService<OrphanSweeper>();
         await sweeper.SweepAsync(TimeSpan.Zero, CancellationToken.None);

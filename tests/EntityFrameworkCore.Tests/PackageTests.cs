@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
 using Pii.AppHost.Hosting;
 
 namespace Pii.EntityFrameworkCore.Tests;
@@ -54,7 +56,7 @@ public sealed class PackageTests(PostgresFixture fixture)
     [Fact]
     public async Task Packed_packages_restore_into_a_fresh_project_and_round_trip()
     {
-        string repo = AppModel.FindRepoRoot();
+        string repo = LocalState.FindRepoRoot();
         string work = Directory.CreateTempSubdirectory("pii-pack-").FullName;
         string version = $"0.1.0-test.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";
         string cache = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");

@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
 using Pii.AppHost.Hosting;
 using Pii.Crypto.Keys;
 using Pii.Crypto.Transit;
@@ -10,22 +12,22 @@ namespace Pii.EntityFrameworkCore.Tests;
 
 /// <summary>
 /// The only place these tests start servers: real PostgreSQL and the key service (transit key <c>documents</c>, a token
-/// bound to the <c>documents</c> policy) from the AppHost's launcher. Each test gets a database of its own
+/// bound to the <c>documents</c> policy) started by DCP with the AppHost's hosting integrations. Each test gets a database of its own
 /// (<see cref="CreateDatabaseAsync"/>), so tests that rotate DEKs cannot disturb each other.
 /// </summary>
 public sealed class PostgresFixture : IAsyncLifetime
 {
     private LocalResources? _resources;
-    private PostgresServer? _server;
-    private KeyServiceResource? _vault;
+    private IResourceBuilder<PostgresServerResource>? _server;
+    private IResourceBuilder<ProjectResource>? _vault;
     private KeyServiceToken? _token;
     private int _databases;
 
-    public string AdminConnectionString => _server!.AdminConnectionString;
+    public string AdminConnectionString => _server!.Resource.AdminConnectionString;
 
     public async Task InitializeAsync()
     {
-        var model = LocalResources.CreateModel("efcore");
+        var model = LocalResources.CreateBuilder("efcore");
         _server = model.AddPostgres("postgres");
         _server.AddDatabase("efcore");
         _vault = model.AddKeyService("vault").AddTransitKey("documents");
@@ -49,7 +51,7 @@ public sealed class PostgresFixture : IAsyncLifetime
     /// <summary>The key service's transit KEK <c>documents</c>, as an application would use it.</summary>
     public TransitKek TransitKek() => new(new TransitClient(new HttpClient(), new TransitClientOptions
     {
-        Address = new Uri(_vault!.Address + "/"),
+        Address = new Uri(_vault!.Address() + "/"),
         Token = _token!.Token,
     }), "documents");
 

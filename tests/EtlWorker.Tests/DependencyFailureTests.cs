@@ -30,7 +30,7 @@ public sealed class DependencyFailureTests(EtlFixture fixture) : IAsyncLifetime
     {
         using var worker = new WorkerFactory(fixture);
         using var client = await ReadyAsync(worker);
-        await fixture.Resources["vault"].Child!.StopAsync(TimeSpan.FromSeconds(5));
+        await fixture.Resources.StopAsync("vault");
         try
         {
             await AssertUnavailableAsync(client, "unavailable");
@@ -38,7 +38,7 @@ public sealed class DependencyFailureTests(EtlFixture fixture) : IAsyncLifetime
         }
         finally
         {
-            await fixture.Resources.Launcher.RestartAsync("vault", CancellationToken.None);
+            await fixture.Resources.StartAsync("vault", CancellationToken.None);
         }
         Assert.Equal(HttpStatusCode.OK, (await CheckAsync(client)).StatusCode);
     }

@@ -3,6 +3,8 @@ using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using MySqlConnector;
 using Npgsql;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
 using Pii.AppHost.Hosting;
 using Pii.Crypto.Fields;
 
@@ -11,36 +13,36 @@ namespace Pii.EtlWorker.Tests;
 /// <summary>
 /// Real MariaDB (database dnc: the test creates the FormApi's schema from dnc-schema.sql; the ETL reads as dnc_etl,
 /// SELECT only), real PostgreSQL (analytics, login etlworker owning schema suppression) and the real key service
-/// (keys dnc and suppression-index, token policy etl), started by the AppHost's launcher. Shared by every test of the
+/// (keys dnc and suppression-index, token policy etl), started by DCP with the AppHost's hosting integrations. Shared by every test of the
 /// collection; <see cref="ResetAsync"/> empties the source and drops the suppression schema between tests.
 /// </summary>
 public sealed class EtlFixture : IAsyncLifetime
 {
     private LocalResources? _resources;
-    private AppModel _model = null!;
-    private MariaDbDatabase _dnc = null!;
-    private PostgresDatabase _analytics = null!;
-    private KeyServiceResource _vault = null!;
+    private IDistributedApplicationBuilder _model = null!;
+    private IResourceBuilder<MariaDbDatabaseResource> _dnc = null!;
+    private IResourceBuilder<PostgresDatabaseResource> _analytics = null!;
+    private IResourceBuilder<ProjectResource> _vault = null!;
     private KeyServiceToken _etlToken = null!;
-    private ConnectionReference _source = null!;
-    private ConnectionReference _target = null!;
+    private IResourceBuilder<MariaDbLoginResource> _source = null!;
+    private IResourceBuilder<PostgresLoginResource> _target = null!;
 
-    public string SourceConnectionString => _source.ConnectionString;
+    public string SourceConnectionString => _source.Resource.ConnectionString;
 
     /// <summary>The worker's read-only source, as the worker opens it (a MySqlConnector data source).</summary>
     public MySqlDataSource SourceDataSource { get; private set; } = null!;
 
-    public string SourceAdminConnectionString => _dnc.ConnectionString;
+    public string SourceAdminConnectionString => _dnc.Resource.ConnectionString;
 
-    public string TargetConnectionString => _target.ConnectionString;
+    public string TargetConnectionString => _target.Resource.ConnectionString;
 
-    public string TargetAdminConnectionString => _analytics.ConnectionString;
+    public string TargetAdminConnectionString => _analytics.Resource.ConnectionString;
 
-    public string VaultAddress => _vault.Address;
+    public string VaultAddress => _vault.Address();
 
     public string EtlToken => _etlToken.Token;
 
-    public string RootToken => _model.Secrets.GetOrCreate("vault-root-token");
+    public string RootToken => _vault.RootToken();
 
     public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(30) };
 
@@ -49,7 +51,7 @@ public sealed class EtlFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _model = LocalResources.CreateModel("etl");
+        _model = LocalResources.CreateBuilder("etl");
         _vault = _model.AddKeyService("vault").AddTransitKey("dnc").AddTransitKey("suppression-index");
         _etlToken = _vault.AddToken("etlworker", "etl");
         _analytics = _model.AddPostgres("postgres").AddDatabase("analytics");

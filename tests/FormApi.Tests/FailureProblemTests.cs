@@ -59,7 +59,7 @@ public sealed class FailureProblemTests(FormApiFixture fixture)
     public async Task MariaDB_down_is_a_503_on_intake_and_back_office_and_health_names_it()
     {
         var id = await fixture.SubmitAsync(FormApiFixture.SeedBody(FormApiFixture.UniquePhone(), $"down.{Guid.NewGuid():N}@example.com"));
-        await fixture.Resources["mysql"].Child!.StopAsync(TimeSpan.FromSeconds(10));
+        await fixture.Resources.StopAsync("mysql");
         try
         {
             using (var intake = fixture.Intake.CreateClient())
@@ -82,7 +82,7 @@ public sealed class FailureProblemTests(FormApiFixture fixture)
         }
         finally
         {
-            await fixture.Resources.Launcher.RestartAsync("mysql", CancellationToken.None);
+            await fixture.Resources.StartAsync("mysql", CancellationToken.None);
             MySqlConnection.ClearAllPools();
         }
         using var again = fixture.BackofficeClient("agent");

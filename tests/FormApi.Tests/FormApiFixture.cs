@@ -7,7 +7,8 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using MySqlConnector;
-using Pii.AppHost;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
 using Pii.AppHost.Hosting;
 
 using FormApiProgram = formapi::Program;
@@ -21,7 +22,7 @@ public sealed class FormApiGroup : ICollectionFixture<FormApiFixture>
 }
 
 /// <summary>
-/// The real parts, started by the AppHost's own launcher (LocalResources): the key service with the <c>dnc</c> transit
+/// The real parts, started by DCP with the AppHost's hosting integrations (LocalResources): the key service with the <c>dnc</c> transit
 /// key and the two FormApi tokens (policies dnc-intake, dnc-backoffice), MariaDB with the <c>dnc</c> database and the
 /// two users the AppHost declares (dnc_intake insert-only, dnc_backoffice owner). Both FormApi instances boot the real
 /// Program through WebApplicationFactory with the configuration keys the AppHost injects. The back office starts first
@@ -34,17 +35,17 @@ public sealed class FormApiFixture : IAsyncLifetime
     private LocalResources? _resources;
     private readonly List<IDisposable> _factories = [];
 
-    public ConnectionReference IntakeDb { get; private set; } = null!;
+    public IResourceBuilder<MariaDbLoginResource> IntakeDb { get; private set; } = null!;
 
-    public ConnectionReference OwnerDb { get; private set; } = null!;
+    public IResourceBuilder<MariaDbLoginResource> OwnerDb { get; private set; } = null!;
 
     public KeyServiceToken IntakeToken { get; private set; } = null!;
 
     public KeyServiceToken BackofficeToken { get; private set; } = null!;
 
-    public KeyServiceResource KeyService { get; private set; } = null!;
+    public IResourceBuilder<ProjectResource> KeyService { get; private set; } = null!;
 
-    public MariaDbServer MariaDb { get; private set; } = null!;
+    public IResourceBuilder<MariaDbServerResource> MariaDb { get; private set; } = null!;
 
     /// <summary>The started servers, for tests that stop and restart one of them.</summary>
     public LocalResources Resources => _resources!;
@@ -57,7 +58,7 @@ public sealed class FormApiFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var model = LocalResources.CreateModel("formapi");
+        var model = LocalResources.CreateBuilder("formapi");
         KeyService = model.AddKeyService("vault").AddTransitKey("dnc");
         MariaDb = model.AddMariaDb("mysql");
         var dnc = MariaDb.AddDatabase("dnc");
@@ -74,7 +75,7 @@ public sealed class FormApiFixture : IAsyncLifetime
             (await client.GetAsync("/health")).EnsureSuccessStatusCode();
         }
         // As the AppHost does once the back office is ready.
-        await dnc.GrantAsync("dnc_intake", ServiceComposition.FormApiIntakeGrants, CancellationToken.None);
+        await dnc.Resource.GrantAsync("dnc_intake", ServiceGrants.FormApiIntake, CancellationToken.None);
         Intake = CreateIntake();
     }
 
@@ -135,7 +136,7 @@ public sealed class FormApiFixture : IAsyncLifetime
 
     public async Task<MySqlConnection> OpenOwnerAsync()
     {
-        var connection = new MySqlConnection(OwnerDb.ConnectionString);
+        var connection = new MySqlConnection(OwnerDb.Resource.ConnectionString);
         await connection.OpenAsync();
         return connection;
     }
@@ -154,14 +155,14 @@ public sealed class FormApiFixture : IAsyncLifetime
         }
     }
 
-    private WebApplicationFactory<FormApiProgram> Create(string instance, ConnectionReference database, KeyServiceToken token, IReadOnlyDictionary<string, string>? settings) =>
+    private WebApplicationFactory<FormApiProgram> Create(string instance, IResourceBuilder<MariaDbLoginResource> database, KeyServiceToken token, IReadOnlyDictionary<string, string>? settings) =>
         new WebApplicationFactory<FormApiProgram>().WithWebHostBuilder(builder =>
         {
             builder.UseEnvironment("Development");
-            builder.UseSetting("ConnectionStrings:dnc", database.ConnectionString);
-            builder.UseSetting("VAULT_ADDR", KeyService.Address);
+            builder.UseSetting("ConnectionStrings:dnc", database.Resource.ConnectionString);
+            builder.UseSetting("VAULT_ADDR", KeyService.Address());
             builder.UseSetting("VAULT_TOKEN", token.Token);
-            builder.UseSetting("services:vault:http:0", KeyService.Address);
+            builder.UseSetting("services:vault:http:0", KeyService.Address());
             builder.UseSetting("FormApi:Instance", instance);
             builder.UseSetting("FormApi:RateLimitBurst", "100000");
             builder.UseSetting("FormApi:RateLimitPerSecond", "100000");

@@ -3,6 +3,8 @@ using System.Net.Sockets;
 using Dapper;
 using OpenQA.Selenium;
 using OpenQA.Selenium.Support.UI;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
 using Pii.AppHost.Hosting;
 using Pii.Testing;
 

@@ -1,3 +1,4 @@
+using Pii.AppHost.Hosting;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
@@ -66,7 +67,7 @@ public sealed class IntakeTests(FormApiFixture fixture)
         var id = await fixture.SubmitAsync(FormApiFixture.SeedBody(FormApiFixture.UniquePhone()));
 
         // Its database user may not read the row back…
-        await using (var intakeDb = new MySqlConnection(fixture.IntakeDb.ConnectionString))
+        await using (var intakeDb = new MySqlConnection(fixture.IntakeDb.Resource.ConnectionString))
         {
             await intakeDb.OpenAsync();
             var select = await Assert.ThrowsAsync<MySqlException>(() => intakeDb.QueryAsync("SELECT phone FROM dnc_preferences"));
@@ -87,12 +88,12 @@ public sealed class IntakeTests(FormApiFixture fixture)
         await using var owner = await fixture.OpenOwnerAsync();
         var wrapped = await owner.ExecuteScalarAsync<string>(
             "SELECT k.wrapped_dek FROM encryption_keys k JOIN dnc_preferences p ON p.dek_id = k.id WHERE p.id = @id", new { id = id.ToByteArray(bigEndian: true) });
-        var transit = new TransitClient(new HttpClient(), new TransitClientOptions { Address = new Uri(fixture.KeyService.Address + "/"), Token = fixture.IntakeToken.Token, MaxRetries = 0 });
+        var transit = new TransitClient(new HttpClient(), new TransitClientOptions { Address = new Uri(fixture.KeyService.Address() + "/"), Token = fixture.IntakeToken.Token, MaxRetries = 0 });
         await Assert.ThrowsAsync<TransitForbiddenException>(() => transit.DecryptAsync("dnc", wrapped!));
         await Assert.ThrowsAsync<TransitForbiddenException>(() => transit.RewrapAsync("dnc", wrapped!));
 
         // The back office's token may (the same wrapped DEK is valid).
-        var backoffice = new TransitClient(new HttpClient(), new TransitClientOptions { Address = new Uri(fixture.KeyService.Address + "/"), Token = fixture.BackofficeToken.Token, MaxRetries = 0 });
+        var backoffice = new TransitClient(new HttpClient(), new TransitClientOptions { Address = new Uri(fixture.KeyService.Address() + "/"), Token = fixture.BackofficeToken.Token, MaxRetries = 0 });
         var dek = await backoffice.DecryptAsync("dnc", wrapped!);
         Assert.Equal(32, dek.Length);
     }

@@ -143,7 +143,7 @@ public sealed class KeyRotationTests(FormApiFixture fixture)
 
         // Nothing can be stored under a retired DEK any more (the intake's guarded INSERT stores nothing), so the job's
         // scan is complete; under the new DEK the same statement stores its row.
-        await using (var intakeDb = new MySqlConnection(fixture.IntakeDb.ConnectionString))
+        await using (var intakeDb = new MySqlConnection(fixture.IntakeDb.Resource.ConnectionString))
         {
             await intakeDb.OpenAsync();
             Task<int> GuardedInsertAsync(int dek) => intakeDb.ExecuteAsync(DncIntake.GuardedInsert, new

@@ -14,8 +14,8 @@ public sealed class MigrationsTests(FormApiFixture fixture)
     public async Task Two_instances_migrating_an_empty_database_together_apply_each_version_once()
     {
         var database = "dnc_migrations_" + Guid.NewGuid().ToString("N")[..8];
-        var connectionString = new MySqlConnectionStringBuilder(fixture.MariaDb.AdminConnectionString) { Database = database }.ConnectionString;
-        await using (var admin = new MySqlConnection(fixture.MariaDb.AdminConnectionString))
+        var connectionString = new MySqlConnectionStringBuilder(fixture.MariaDb.Resource.AdminConnectionString) { Database = database }.ConnectionString;
+        await using (var admin = new MySqlConnection(fixture.MariaDb.Resource.AdminConnectionString))
         {
             await admin.OpenAsync();
             await admin.ExecuteAsync($"CREATE DATABASE `{database}`");
@@ -38,7 +38,7 @@ public sealed class MigrationsTests(FormApiFixture fixture)
         }
         finally
         {
-            await using var admin = new MySqlConnection(fixture.MariaDb.AdminConnectionString);
+            await using var admin = new MySqlConnection(fixture.MariaDb.Resource.AdminConnectionString);
             await admin.OpenAsync();
             await admin.ExecuteAsync($"DROP DATABASE `{database}`");
         }

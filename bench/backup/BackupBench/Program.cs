@@ -16,6 +16,8 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Npgsql;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
 using Pii.AppHost.Hosting;
 using Pii.Crypto.Streams.Keyrings;
 using BackupPipeline = backupservice::Pii.BackupService.Backups.BackupPipeline;
@@ -23,9 +25,9 @@ using ReadBackPipeline = backupservice::Pii.BackupService.Backups.ReadBackPipeli
 
 var rawMiB = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 3600;
 var runs = int.Parse(Environment.GetEnvironmentVariable("RUNS") ?? "5", CultureInfo.InvariantCulture);
-var repo = AppModel.FindRepoRoot();
+var repo = LocalState.FindRepoRoot();
 var work = Directory.CreateTempSubdirectory("pii-backup-bench-").FullName;
-var model = LocalResources.CreateModel("backupbench");
+var model = LocalResources.CreateBuilder("backupbench");
 var vault = model.AddKeyService("vault").AddTransitKey("backups");
 var postgres = model.AddPostgres("postgres");
 var records = postgres.AddDatabase("records");
@@ -80,7 +82,7 @@ start.Environment["ConnectionStrings__analytics"] = analyticsLogin.ConnectionStr
 start.Environment["ConnectionStrings__dnc"] = dncLogin.ConnectionString;
 start.Environment["ConnectionStrings__backups"] = bucket.ConnectionString;
 start.Environment["ConnectionStrings__restore-postgres"] = postgres.AdminConnectionString;
-start.Environment["VAULT_ADDR"] = vault.Address;
+start.Environment["VAULT_ADDR"] = vault.Address();
 start.Environment["VAULT_TOKEN"] = token.Token;
 start.Environment["BackupService__RecoveryPublicKeyFile"] = publicKey;
 start.Environment["BackupService__ManifestKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));

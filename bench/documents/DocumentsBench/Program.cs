@@ -14,6 +14,8 @@ using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Amazon.S3;
 using Amazon.S3.Model;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
 using Pii.AppHost.Hosting;
 using Pii.Services.Shared;
 
@@ -23,9 +25,9 @@ var clients = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture)
 const int PartSize = 8 * 1024 * 1024;
 const int PartsInFlight = 2;
 
-var repo = AppModel.FindRepoRoot();
+var repo = LocalState.FindRepoRoot();
 var work = Directory.CreateTempSubdirectory("pii-docs-bench-").FullName;
-var model = LocalResources.CreateModel("docbench");
+var model = LocalResources.CreateBuilder("docbench");
 var vault = model.AddKeyService("vault").AddTransitKey("documents");
 var login = model.AddPostgres("postgres").AddDatabase("records").AddUser("documentservice", new PostgresAccess.SchemaOwner("documents"));
 var s3server = model.AddS3rver("s3");
@@ -46,7 +48,7 @@ service.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
 service.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
 service.Environment["ConnectionStrings__records"] = login.ConnectionString;
 service.Environment["ConnectionStrings__documents"] = bucket.ConnectionString;
-service.Environment["VAULT_ADDR"] = vault.Address;
+service.Environment["VAULT_ADDR"] = vault.Address();
 service.Environment["VAULT_TOKEN"] = token.Token;
 service.Environment["DocumentService__ApplicationKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
 service.Environment["DocumentService__MaxUploadBytes"] = (4L << 30).ToString(CultureInfo.InvariantCulture);

@@ -7,6 +7,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using Microsoft.EntityFrameworkCore;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
 using Pii.AppHost.Hosting;
 using Pii.Bench.EfCore;
 using Pii.Crypto.Keys;
@@ -15,7 +17,7 @@ using Pii.EntityFrameworkCore;
 int entities = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10_000;
 int runs = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 7;
 
-var model = LocalResources.CreateModel("efbench");
+var model = LocalResources.CreateBuilder("efbench");
 var database = model.AddPostgres("postgres").AddDatabase("bench");
 await using var resources = await LocalResources.StartAsync(model, TimeSpan.FromMinutes(5));
 string connectionString = database.ConnectionString;

@@ -6,6 +6,8 @@ using System.Text;
 using System.Text.Json.Nodes;
 using MySqlConnector;
 using Npgsql;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
 using Pii.AppHost.Hosting;
 using Pii.Bench.Shared;
 using Pii.Crypto.Fields;
@@ -19,7 +21,7 @@ var rows = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 
 var runs = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3;
 var dekCount = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 4;
 
-var model = LocalResources.CreateModel("etlbench");
+var model = LocalResources.CreateBuilder("etlbench");
 var vault = model.AddKeyService("vault").AddTransitKey("dnc").AddTransitKey("suppression-index");
 var token = vault.AddToken("etlworker", "etl");
 var analytics = model.AddPostgres("postgres").AddDatabase("analytics");
@@ -31,7 +33,7 @@ await using var resources = await LocalResources.StartAsync(model, TimeSpan.From
 await using (var admin = new MySqlConnection(dnc.ConnectionString))
 {
     await admin.OpenAsync();
-    var ddl = await File.ReadAllTextAsync(Path.Combine(AppModel.FindRepoRoot(), "tests", "EtlWorker.Tests", "dnc-schema.sql"));
+    var ddl = await File.ReadAllTextAsync(Path.Combine(LocalState.FindRepoRoot(), "tests", "EtlWorker.Tests", "dnc-schema.sql"));
     foreach (var statement in ddl.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
     {
         await new MySqlCommand(statement, admin).ExecuteNonQueryAsync();
@@ -42,7 +44,7 @@ using var http = new HttpClient();
 var keys = new List<FieldKey>();
 for (var i = 0; i < dekCount; i++)
 {
-    keys.Add(await DncDekSeed.CreateAsync(http, vault.Address, model.Secrets.GetOrCreate("vault-root-token"), dnc.ConnectionString));
+    keys.Add(await DncDekSeed.CreateAsync(http, vault.Address(), model.Secrets.GetOrCreate("vault-root-token"), dnc.ConnectionString));
 }
 
 var seed = Stopwatch.StartNew();
@@ -112,8 +114,8 @@ async Task<(int ExitCode, string Error, double Wall)> RunWorkerOnceAsync()
     start.ArgumentList.Add("--once");
     start.Environment["ConnectionStrings__dnc"] = source.ConnectionString;
     start.Environment["ConnectionStrings__analytics"] = target.ConnectionString;
-    start.Environment["VAULT_ADDR"] = vault.Address;
-    start.Environment["services__vault__http__0"] = vault.Address;
+    start.Environment["VAULT_ADDR"] = vault.Address();
+    start.Environment["services__vault__http__0"] = vault.Address();
     start.Environment["VAULT_TOKEN"] = token.Token;
     start.Environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = "";
     var clock = Stopwatch.StartNew();

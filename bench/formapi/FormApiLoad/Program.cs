@@ -3,6 +3,8 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using Pii.AppHost;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
 using Pii.AppHost.Hosting;
 
 // DNC intake load test (issue 5): starts MariaDB, the key service and both FormApi instances with the AppHost's own
@@ -15,7 +17,7 @@ var seconds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture)
 var rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3;
 var concurrency = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 32;
 
-var model = LocalResources.CreateModel("formapi-bench", progress: Console.Out);
+var model = LocalResources.CreateBuilder("formapi-bench", progress: Console.Out);
 var vault = model.AddKeyService("vault").AddTransitKey("dnc");
 var dnc = model.AddMariaDb("mysql").AddDatabase("dnc");
 var backoffice = model.AddFormApi("formapi-backoffice", FormApiInstance.Backoffice)

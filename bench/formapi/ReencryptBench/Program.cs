@@ -8,6 +8,8 @@ using System.Text.Json.Nodes;
 using MySqlConnector;
 using Pii.AppHost;
 using Pii.Bench.Shared;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
 using Pii.AppHost.Hosting;
 using Pii.Crypto.Fields;
 
@@ -21,7 +23,7 @@ var rows = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 
 var clients = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 2;
 var batchSize = args.Length > 2 ? args[2] : null;
 
-var model = LocalResources.CreateModel("reencrypt-bench", progress: Console.Out);
+var model = LocalResources.CreateBuilder("reencrypt-bench", progress: Console.Out);
 var apiKeys = new ApiKeys(model.Secrets);
 var vault = model.AddKeyService("vault").AddTransitKey("dnc");
 var dnc = model.AddMariaDb("mysql").AddDatabase("dnc");
@@ -46,7 +48,7 @@ using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
 var backofficeUrl = $"http://127.0.0.1:{backoffice.HttpEndpoint.Port}";
 var intakeUrl = $"http://127.0.0.1:{intake.HttpEndpoint.Port}";
 
-using var oldKey = await DncDekSeed.CreateAsync(http, vault.Address, model.Secrets.GetOrCreate("vault-root-token"), dnc.ConnectionString);
+using var oldKey = await DncDekSeed.CreateAsync(http, vault.Address(), model.Secrets.GetOrCreate("vault-root-token"), dnc.ConnectionString);
 var seed = Stopwatch.StartNew();
 await Task.WhenAll(Enumerable.Range(0, 2).Select(part => SeedAsync(part, 2)));
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"seeded {rows} rows under DEK {oldKey.DekId} in {seed.Elapsed.TotalSeconds:F1} s"));

@@ -12,10 +12,10 @@ using Xunit.Abstractions;
 namespace Pii.AppHost.Tests.EndToEnd;
 
 /// <summary>
-/// Issue 5 through the whole AppHost: the DNC form submitted in a real browser on the public intake, the row in MySQL
+/// Issue 5 through the whole AppHost (Aspire.Hosting.Testing): the DNC form submitted in a real browser on the public intake, the row in MySQL
 /// as ciphertext only (and no plaintext byte anywhere in the MariaDB data directory), the ETL's suppression answer for
 /// a dialer, KEK then DEK rotation through the back office's admin API while submissions continue, every record still
-/// revealed correctly, and a submission's trace with formapi, vault and MySQL spans in the dashboard; then a clean stop.
+/// revealed correctly, and a submission's trace with formapi, vault and MySQL spans in the exported telemetry.
 /// </summary>
 public sealed class DncEndToEndTests(ITestOutputHelper log)
 {
@@ -24,10 +24,9 @@ public sealed class DncEndToEndTests(ITestOutputHelper log)
     [Fact]
     public async Task Dnc_form_to_suppression_list_survives_key_rotation_under_load_and_is_traced()
     {
-        using var apphost = RunningAppHost.Start("piiaspire-dnc-e2e-");
+        await using var apphost = await AspireSystem.StartAsync("piiaspire-dnc-e2e-");
         try
         {
-            await apphost.WaitForReadyAsync(TimeSpan.FromMinutes(4));
             var intake = apphost.Url("formapi");
             var backoffice = apphost.Url("formapi-backoffice");
             var etl = apphost.Url("etlworker");
@@ -35,8 +34,8 @@ public sealed class DncEndToEndTests(ITestOutputHelper log)
 
             // 1. A person submits the form in a browser (markers unique to this run, so a byte scan cannot hit by chance).
             var marker = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
-            var first = "Zoe" + RunningAppHost.Letters(marker);
-            var last = "Quill" + RunningAppHost.Letters(marker[..6]);
+            var first = "Zoe" + Letters(marker);
+            var last = "Quill" + Letters(marker[..6]);
             var phone = "+1555" + RandomNumberGenerator.GetInt32(1_000_000, 10_000_000);
             var email = $"dnc-{marker}@example.com";
             SubmitFormInBrowser(intake, first, last, phone, email);
@@ -48,7 +47,7 @@ public sealed class DncEndToEndTests(ITestOutputHelper log)
             // 2. MySQL holds ciphertext only: the stored cells are not the plaintext, and no file of the data directory
             // contains any of the plaintext values (redo log, tablespaces, binary logs alike).
             await using (var mysql = new MySqlConnection(
-                $"Server={Path.Combine(apphost.PiiRoot, "data", "mysql", "mysqld.sock")};Protocol=unix;User ID=root;Password={File.ReadAllText(Path.Combine(apphost.PiiRoot, "secrets", "mysql-root-password")).Trim()};Database=dnc;SslMode=None"))
+                $"Server={Path.Combine(apphost.Root, "data", "mysql", "mysqld.sock")};Protocol=unix;User ID=root;Password={File.ReadAllText(Path.Combine(apphost.Root, "secrets", "mysql-root-password")).Trim()};Database=dnc;SslMode=None"))
             {
                 await mysql.OpenAsync();
                 await using var select = new MySqlCommand("SELECT first_name, last_name, phone, email FROM dnc_preferences WHERE id = @id", mysql);
@@ -72,7 +71,7 @@ public sealed class DncEndToEndTests(ITestOutputHelper log)
                 return (bool)check!["contact"]! ? null : check;
             }, TimeSpan.FromSeconds(60), "the ETL to load the submission");
             Assert.Equal("phone_dnc", (string?)answer["reason"]);
-            AssertNoPlaintextInDataDirectory(Path.Combine(apphost.PiiRoot, "data", "mysql"), first, last, phone, email);
+            AssertNoPlaintextInDataDirectory(Path.Combine(apphost.Root, "data", "mysql"), first, last, phone, email);
 
             // 4. KEK then DEK rotation through the admin API while submissions keep arriving on POST /api/dnc.
             var submitted = new List<Submitted> { browserRecord };
@@ -87,7 +86,7 @@ public sealed class DncEndToEndTests(ITestOutputHelper log)
             {
                 for (var i = 0; !stopLoad.IsCancellationRequested; i++)
                 {
-                    var record = new Submitted(Guid.Empty, "Load" + RunningAppHost.Letters(marker), "Runner" + RunningAppHost.Letters(i.ToString("x", System.Globalization.CultureInfo.InvariantCulture)),
+                    var record = new Submitted(Guid.Empty, "Load" + Letters(marker), "Runner" + Letters(i.ToString("x", System.Globalization.CultureInfo.InvariantCulture)),
                         "+1555" + RandomNumberGenerator.GetInt32(1_000_000, 10_000_000), $"load{i}-{marker}@example.com");
                     using var response = await http.PostAsJsonAsync(intake + "/api/dnc", new JsonObject
                     {
@@ -147,19 +146,17 @@ public sealed class DncEndToEndTests(ITestOutputHelper log)
             }
 
             // 6. A submission's trace (the intake's POST, which took a DEK from the key service) reached the dashboard.
-            var (_, spans) = await apphost.WaitForTraceAcrossAsync(http, "formapi", "vault", TimeSpan.FromSeconds(60),
-                root: name => name.Contains("POST", StringComparison.Ordinal) && name.Contains("dnc", StringComparison.Ordinal));
-            Assert.Contains(spans, s => (string?)s["service"] == "formapi");
-            Assert.Contains(spans, s => (string?)s["service"] == "vault");
+            var traceId = await apphost.Telemetry.WaitForTraceAcrossAsync(TimeSpan.FromSeconds(60), "formapi", "vault");
+            var spans = apphost.Telemetry.Spans().Where(s => s.TraceId == traceId).ToList();
+            Assert.Contains(spans, s => s.Service == "formapi" && s.Name.Contains("POST", StringComparison.Ordinal));
             // ... and its MySQL statement (FormApi's own client span around MySqlConnector's).
-            Assert.Contains(spans, s => (string?)s["service"] == "formapi" && (string?)s["attributes"]?["db.system"] == "mysql"
-                && ((string?)s["name"])?.StartsWith("INSERT", StringComparison.Ordinal) == true);
-
-            await apphost.StopAndCheckNothingLeftAsync();
+            await Eventually.WaitAsync(() => apphost.Telemetry.Spans().FirstOrDefault(s => s.Service == "formapi" && s.Name.StartsWith("INSERT", StringComparison.Ordinal)),
+                "an INSERT span of formapi", TimeSpan.FromSeconds(60));
         }
-        finally
+        catch
         {
-            log.WriteLine(apphost.Output());
+            log.WriteLine(await apphost.DescribeAsync());
+            throw;
         }
     }
 
@@ -225,4 +222,7 @@ public sealed class DncEndToEndTests(ITestOutputHelper log)
         Assert.Fail($"Timed out waiting for {what}.");
         throw new System.Diagnostics.UnreachableException();
     }
+
+    /// <summary>Letters only (a-p) from hex, so a value is a plausible name and matches no route or id.</summary>
+    private static string Letters(string hex) => string.Concat(hex.Select(c => (char)('a' + Convert.ToInt32(c.ToString(), 16))));
 }

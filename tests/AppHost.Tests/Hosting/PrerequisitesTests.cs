@@ -1,3 +1,5 @@
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
 using Pii.AppHost.Hosting;
 
 namespace Pii.AppHost.Tests.Hosting;

@@ -1,6 +1,8 @@
 using System.Text;
 using Amazon.S3;
 using Amazon.S3.Model;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
 using Pii.AppHost.Hosting;
 using Pii.Services.Shared;
 
@@ -10,13 +12,13 @@ public sealed class S3rverFixture : IAsyncLifetime
 {
     private LocalResources? _resources;
 
-    public S3Server Server { get; private set; } = null!;
+    public IResourceBuilder<S3ServerResource> Server { get; private set; } = null!;
 
-    public ConnectionReference Documents { get; private set; } = null!;
+    public IResourceBuilder<S3BucketResource> Documents { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
-        var model = LocalResources.CreateModel("s3");
+        var model = LocalResources.CreateBuilder("s3");
         Server = model.AddS3rver("s3");
         Documents = Server.AddBucket("documents");
         _resources = await LocalResources.StartAsync(model);
@@ -33,7 +35,7 @@ public sealed class S3rverTests(S3rverFixture fixture) : IClassFixture<S3rverFix
     [Fact]
     public async Task Bucket_from_the_connection_string_stores_and_returns_an_object()
     {
-        var bucket = S3BucketConnection.Parse(fixture.Documents.ConnectionString);
+        var bucket = S3BucketConnection.Parse(fixture.Documents.Resource.ConnectionString);
         Assert.Equal("documents", bucket.Bucket);
         using var client = bucket.CreateClient();
         var body = Encoding.UTF8.GetBytes("hello from the launcher test " + Guid.NewGuid());
@@ -55,7 +57,7 @@ public sealed class S3rverTests(S3rverFixture fixture) : IClassFixture<S3rverFix
     {
         // s3rver 3.7.1 encrypts continuation tokens with DES: without the legacy OpenSSL provider the second page was a 500
         // (after the README's uploads, DocumentService's bucket check turned unhealthy and the next start stopped).
-        var bucket = S3BucketConnection.Parse(fixture.Documents.ConnectionString);
+        var bucket = S3BucketConnection.Parse(fixture.Documents.Resource.ConnectionString);
         using var client = bucket.CreateClient();
         var prefix = "many-" + Guid.NewGuid().ToString("N") + "/";
         const int count = 1005;
@@ -100,7 +102,7 @@ public sealed class S3rverTests(S3rverFixture fixture) : IClassFixture<S3rverFix
     [Fact]
     public async Task Unknown_bucket_is_refused()
     {
-        var bucket = S3BucketConnection.Parse(fixture.Documents.ConnectionString) with { Bucket = "missing" };
+        var bucket = S3BucketConnection.Parse(fixture.Documents.Resource.ConnectionString) with { Bucket = "missing" };
         using var client = bucket.CreateClient();
         var error = await Assert.ThrowsAsync<AmazonS3Exception>(() => client.GetObjectAsync("missing", "x"));
         Assert.Equal("NoSuchBucket", error.ErrorCode);
