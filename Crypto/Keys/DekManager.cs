@@ -122,27 +122,16 @@ public sealed class DekManager : IDisposable
     }
 
     /// <summary>Retires the active DEK for <paramref name="purpose"/> (if any) and makes a new one.</summary>
-    public async Task<DekRecord> RotateAsync(string purpose, CancellationToken cancellationToken = default)
-    {
-        await _rotation.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            DekRecord? active = await _store.GetActiveAsync(purpose, cancellationToken).ConfigureAwait(false);
-            if (active is not null)
-            {
-                await _store.RetireAsync(active.Id, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
-            }
-            lock (_gate)
-            {
-                _active.Remove(purpose);
-            }
-            return await CreateAsync(purpose, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            _rotation.Release();
-        }
-    }
+    public async Task<DekRecord> RotateAsync(string purpose, CancellationToken cancellationToken = default) =>
+        (await RotateWhenAsync(purpose, _ => true, cancellationToken).ConfigureAwait(false))!;
+
+    /// <summary>
+    /// The age policy run on a schedule: retires the active DEK for <paramref name="purpose"/> and makes a new one only
+    /// if the stored active DEK was created at or before <paramref name="createdBefore"/>. The store is read under the
+    /// rotation lock, so a DEK another instance has just replaced is left alone. Returns the new DEK, or null.
+    /// </summary>
+    public Task<DekRecord?> RotateIfCreatedBeforeAsync(string purpose, DateTimeOffset createdBefore, CancellationToken cancellationToken = default) =>
+        RotateWhenAsync(purpose, active => active is not null && active.CreatedAt <= createdBefore, cancellationToken);
 
     /// <summary>
     /// KEK rotation: re-wraps every stored DEK under the KEK's current version. Ciphertexts are untouched (the DEKs
@@ -173,6 +162,32 @@ public sealed class DekManager : IDisposable
     {
         _cache.Dispose();
         _rotation.Dispose();
+    }
+
+    private async Task<DekRecord?> RotateWhenAsync(string purpose, Func<DekRecord?, bool> due, CancellationToken cancellationToken)
+    {
+        await _rotation.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            DekRecord? active = await _store.GetActiveAsync(purpose, cancellationToken).ConfigureAwait(false);
+            if (!due(active))
+            {
+                return null;
+            }
+            if (active is not null)
+            {
+                await _store.RetireAsync(active.Id, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+            }
+            lock (_gate)
+            {
+                _active.Remove(purpose);
+            }
+            return await CreateAsync(purpose, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _rotation.Release();
+        }
     }
 
     // Fast path: spend uses already reserved in the store for a DEK that is still young enough.
