@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.RegularExpressions;
 using Pii.Crypto;
+using Pii.Crypto.Pkcs11;
 using Pii.Crypto.Transit;
 
 namespace Pii.Cli.Commands;
@@ -95,10 +96,11 @@ internal static partial class CommandRunner
     // Vault's error strings name the refusal (permission denied, not exportable), never a key or a token.
     private static (int ExitCode, string Message)? Failure(Exception e) => e switch
     {
-        UsageException or MalformedInputException => (UsageError, e.Message),
+        UsageException or MalformedInputException or HsmException { Failure: HsmFailure.Configuration } => (UsageError, e.Message),
         CryptoException => (AuthenticationFailure, e.Message),
         TransitException t => (AuthenticationFailure, $"the key service refused ({t.StatusCode}): {string.Join("; ", t.Errors)}"),
         HttpRequestException => (AuthenticationFailure, "the key service is unreachable."),
+        HsmException => (AuthenticationFailure, e.Message),
         _ => null,
     };
 
