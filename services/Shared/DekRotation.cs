@@ -70,9 +70,10 @@ internal sealed partial class DekRotationScheduler(
             {
                 await RunOnceAsync(settings.MaxAge, stoppingToken);
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {
-                // A database or key service outage: the type name only (never data), and a retry well before the next period.
+                // A database or key service outage (timeouts included): the type name only (never data), and a retry
+                // well before the next period. Letting it escape would stop the host.
                 LogFailed(logger, e.GetType().Name);
                 wait = wait < MaxRetryDelay ? wait : MaxRetryDelay;
             }
