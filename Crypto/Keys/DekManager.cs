@@ -174,15 +174,24 @@ public sealed class DekManager : IDisposable
             {
                 return null;
             }
-            if (active is not null)
+            // The new DEK first: when the KEK's keeper is down, the active DEK stays in place rather than none.
+            GeneratedDek generated = await _kek.GenerateDataKeyAsync(cancellationToken).ConfigureAwait(false);
+            try
             {
-                await _store.RetireAsync(active.Id, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+                if (active is not null)
+                {
+                    await _store.RetireAsync(active.Id, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+                }
+                lock (_gate)
+                {
+                    _active.Remove(purpose);
+                }
+                return await StoreAsync(purpose, generated, cancellationToken).ConfigureAwait(false);
             }
-            lock (_gate)
+            finally
             {
-                _active.Remove(purpose);
+                CryptographicOperations.ZeroMemory(generated.Plaintext);
             }
-            return await CreateAsync(purpose, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -240,17 +249,23 @@ public sealed class DekManager : IDisposable
         GeneratedDek generated = await _kek.GenerateDataKeyAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            DekRecord record = await _store.InsertIfNoActiveAsync(purpose, generated.Wrapped, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
-            if (record.Wrapped == generated.Wrapped)
-            {
-                _cache.AddAndAcquire(FieldKey.FromDek(record.Id, generated.Plaintext)).Release();
-            }
-            return record;
+            return await StoreAsync(purpose, generated, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
             CryptographicOperations.ZeroMemory(generated.Plaintext);
         }
+    }
+
+    // Stores the generated DEK unless another instance stored one first; caches it only if it is the one stored.
+    private async Task<DekRecord> StoreAsync(string purpose, GeneratedDek generated, CancellationToken cancellationToken)
+    {
+        DekRecord record = await _store.InsertIfNoActiveAsync(purpose, generated.Wrapped, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        if (record.Wrapped == generated.Wrapped)
+        {
+            _cache.AddAndAcquire(FieldKey.FromDek(record.Id, generated.Plaintext)).Release();
+        }
+        return record;
     }
 
     private async ValueTask<FieldKeyLease> LeaseKeyAsync(DekRecord record, CancellationToken cancellationToken)

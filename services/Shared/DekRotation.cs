@@ -65,30 +65,37 @@ internal sealed partial class DekRotationScheduler(
         var settings = options.Value;
         while (true)
         {
-            var wait = settings.Interval;
-            try
-            {
-                await RunOnceAsync(settings.MaxAge, stoppingToken);
-            }
-            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
-            {
-                // A database or key service outage (timeouts included): the type name only (never data), and a retry
-                // well before the next period. Letting it escape would stop the host.
-                LogFailed(logger, e.GetType().Name);
-                wait = wait < MaxRetryDelay ? wait : MaxRetryDelay;
-            }
+            bool ranPolicy = await TryAsync(() => RotateAsync(settings.MaxAge, stoppingToken), stoppingToken);
+            // Refreshed even when rotating failed, so the gauge still shows the over-age DEK an alert should catch.
+            bool measured = await TryAsync(async () => gauge.Set(await policy.OldestActiveAsync(stoppingToken)), stoppingToken);
+            var wait = (ranPolicy && measured) || settings.Interval < MaxRetryDelay ? settings.Interval : MaxRetryDelay;
             await Task.Delay(wait, time, stoppingToken);
         }
     }
 
-    private async Task RunOnceAsync(TimeSpan maxAge, CancellationToken cancellationToken)
+    private async Task RotateAsync(TimeSpan maxAge, CancellationToken cancellationToken)
     {
         int rotated = await policy.RotateCreatedBeforeAsync(time.GetUtcNow() - maxAge, cancellationToken);
         if (rotated > 0)
         {
             LogRotated(logger, rotated, maxAge);
         }
-        gauge.Set(await policy.OldestActiveAsync(cancellationToken));
+    }
+
+    // A database or key service outage (timeouts included) is logged by type name only (never data) and retried well
+    // before the next period; letting it escape would stop the host.
+    private async Task<bool> TryAsync(Func<Task> step, CancellationToken stoppingToken)
+    {
+        try
+        {
+            await step();
+            return true;
+        }
+        catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+        {
+            LogFailed(logger, e.GetType().Name);
+            return false;
+        }
     }
 
     [LoggerMessage(LogLevel.Information, "DEK age policy retired {Count} DEKs older than {MaxAge}")]

@@ -66,6 +66,37 @@ public sealed class DekRotationScheduleTests(DocumentServiceFixture fixture)
         Assert.Equal("Rosalind Franklin", patient!["fullName"]!.GetValue<string>());
     }
 
+    [Fact]
+    public async Task With_the_key_service_down_the_over_age_DEK_stays_active_the_gauge_shows_it_and_the_run_catches_up_later()
+    {
+        await fixture.CreatePatientAsync(fullName: "Lise Meitner");
+        await using var db = new NpgsqlConnection(fixture.Settings["ConnectionStrings:records"]);
+        await using var host = Host(maxAge: null);
+        using var gauge = new ObservedGauge(host.Services, Gauge);
+        await Eventually.WaitForValueAsync(() => Task.FromResult(gauge.Collect() is { } v && v < 3600 ? v : (double?)null), "a young DEK's age");
+
+        var vault = fixture.Resources["vault"];
+        await vault.Child!.StopAsync(TimeSpan.FromSeconds(5));
+        try
+        {
+            var overAge = (await db.QueryAsync<int>("SELECT id FROM documents.deks WHERE retired_at IS NULL")).ToList();
+            await db.ExecuteAsync("UPDATE documents.deks SET created_at = created_at - interval '40 days' WHERE id = ANY(@overAge)", new { overAge });
+            await Eventually.WaitForValueAsync(() => Task.FromResult(gauge.Collect() is { } v && v >= Backdating.TotalSeconds ? v : (double?)null),
+                "the gauge to show the over-age DEK");
+            // Several failed runs later: no new DEK could be made, so the old ones stay active rather than none, and the host runs on.
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            Assert.Equal(overAge.Order(), (await db.QueryAsync<int>("SELECT id FROM documents.deks WHERE retired_at IS NULL")).Order());
+            using var client = host.CreateClient();
+            Assert.Equal(System.Net.HttpStatusCode.OK, (await client.GetAsync("/alive")).StatusCode);
+        }
+        finally
+        {
+            await fixture.Resources.Launcher.RestartAsync("vault", CancellationToken.None);
+        }
+        await Eventually.WaitForValueAsync(() => Task.FromResult(gauge.Collect() is { } v && v < 3600 ? v : (double?)null),
+            "the schedule to replace the DEKs once the key service is back", TimeSpan.FromSeconds(60));
+    }
+
     private WebApplicationFactory<documentservice::Program> Host(string? maxAge) =>
         new WebApplicationFactory<documentservice::Program>().WithWebHostBuilder(builder =>
         {
