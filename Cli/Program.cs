@@ -7,6 +7,8 @@ root.Subcommands.Add(KeywrapCommands.Create());
 root.Subcommands.Add(SivCommands.Create());
 root.Subcommands.Add(FpeCommands.Create());
 root.Subcommands.Add(KeyCommands.Create());
+root.Subcommands.Add(KekCommands.Create());
+root.Subcommands.Add(TransitCommands.Create());
 root.Subcommands.Add(FieldCommands.Create());
 root.Subcommands.Add(BlindIndexCommands.Create());
 root.Subcommands.Add(AuditCommands.Create());

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Text.RegularExpressions;
 using Pii.Crypto;
+using Pii.Crypto.Pkcs11;
+using Pii.Crypto.Transit;
 
 namespace Pii.Cli.Commands;
 
@@ -21,17 +23,22 @@ internal static partial class CommandRunner
         {
             return body();
         }
-        catch (UsageException e)
+        catch (Exception e) when (Failure(e) is { } failure)
         {
-            return Fail(UsageError, e.Message);
+            return Fail(failure.ExitCode, failure.Message);
         }
-        catch (MalformedInputException e)
+    }
+
+    /// <summary>As <see cref="Run"/>, for verbs that call the key service: its refusal or absence is exit 1 too.</summary>
+    public static async Task<int> RunAsync(Func<Task<int>> body)
+    {
+        try
         {
-            return Fail(UsageError, e.Message);
+            return await body();
         }
-        catch (CryptoException e)
+        catch (Exception e) when (Failure(e) is { } failure)
         {
-            return Fail(AuthenticationFailure, e.Message);
+            return Fail(failure.ExitCode, failure.Message);
         }
     }
 
@@ -85,6 +92,17 @@ internal static partial class CommandRunner
             throw new UsageException($"The {source} is not valid hex.");
         }
     }
+
+    // Vault's error strings name the refusal (permission denied, not exportable), never a key or a token.
+    private static (int ExitCode, string Message)? Failure(Exception e) => e switch
+    {
+        UsageException or MalformedInputException or HsmException { Failure: HsmFailure.Configuration } => (UsageError, e.Message),
+        CryptoException => (AuthenticationFailure, e.Message),
+        TransitException t => (AuthenticationFailure, $"the key service refused ({t.StatusCode}): {string.Join("; ", t.Errors)}"),
+        HttpRequestException => (AuthenticationFailure, "the key service is unreachable."),
+        HsmException => (AuthenticationFailure, e.Message),
+        _ => null,
+    };
 
     private static int Fail(int exitCode, string message)
     {

@@ -20,7 +20,7 @@ internal static class KeyCommands
         return key;
     }
 
-    private static Option<FileInfo> PassphraseFileOption() => new("--passphrase-file")
+    internal static Option<FileInfo> PassphraseFileOption() => new("--passphrase-file")
     {
         Description = "File holding the passphrase (UTF-8; one trailing line break is ignored)",
         Required = true,
@@ -29,16 +29,11 @@ internal static class KeyCommands
     private static Command Protect()
     {
         var passphraseFile = PassphraseFileOption();
-        var kdf = new Option<string>("--kdf") { Description = "argon2id (default, m=64 MiB, t=2, p=1) or pbkdf2 (HMAC-SHA256, 600,000 iterations)" };
+        var kdf = KdfOption();
         var command = new Command("protect", "Seal the key read from stdin; writes the protected key file to stdout") { passphraseFile, kdf };
         command.SetAction(parseResult => CommandRunner.Run(() =>
         {
-            PasswordKdfParameters parameters = parseResult.GetValue(kdf) switch
-            {
-                null or "argon2id" => PasswordKdfParameters.DefaultArgon2id,
-                "pbkdf2" => PasswordKdfParameters.DefaultPbkdf2,
-                _ => throw new UsageException("--kdf is argon2id or pbkdf2."),
-            };
+            PasswordKdfParameters parameters = KdfParameters(parseResult.GetValue(kdf));
             byte[] passphrase = ReadPassphrase(parseResult.GetValue(passphraseFile)!);
             byte[] payload = ReadStdin(ProtectedKeyFile.MaxPayloadBytes);
             try
@@ -77,7 +72,20 @@ internal static class KeyCommands
         return command;
     }
 
-    private static byte[] ReadPassphrase(FileInfo file)
+    internal static Option<string> KdfOption() => new("--kdf")
+    {
+        Description = "argon2id (default, m=64 MiB, t=2, p=1) or pbkdf2 (HMAC-SHA256, 600,000 iterations)",
+    };
+
+    internal static PasswordKdfParameters KdfParameters(string? kdf) => kdf switch
+    {
+        null or "argon2id" => PasswordKdfParameters.DefaultArgon2id,
+        "pbkdf2" => PasswordKdfParameters.DefaultPbkdf2,
+        _ => throw new UsageException("--kdf is argon2id or pbkdf2."),
+    };
+
+    /// <summary>The passphrase file's bytes without one trailing line break; the caller zeroes them.</summary>
+    internal static byte[] ReadPassphrase(FileInfo file)
     {
         byte[] bytes;
         try

@@ -122,27 +122,16 @@ public sealed class DekManager : IDisposable
     }
 
     /// <summary>Retires the active DEK for <paramref name="purpose"/> (if any) and makes a new one.</summary>
-    public async Task<DekRecord> RotateAsync(string purpose, CancellationToken cancellationToken = default)
-    {
-        await _rotation.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            DekRecord? active = await _store.GetActiveAsync(purpose, cancellationToken).ConfigureAwait(false);
-            if (active is not null)
-            {
-                await _store.RetireAsync(active.Id, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
-            }
-            lock (_gate)
-            {
-                _active.Remove(purpose);
-            }
-            return await CreateAsync(purpose, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            _rotation.Release();
-        }
-    }
+    public async Task<DekRecord> RotateAsync(string purpose, CancellationToken cancellationToken = default) =>
+        (await RotateWhenAsync(purpose, _ => true, cancellationToken).ConfigureAwait(false))!;
+
+    /// <summary>
+    /// The age policy run on a schedule: retires the active DEK for <paramref name="purpose"/> and makes a new one only
+    /// if the stored active DEK was created at or before <paramref name="createdBefore"/>. The store is read under the
+    /// rotation lock, so a DEK another instance has just replaced is left alone. Returns the new DEK, or null.
+    /// </summary>
+    public Task<DekRecord?> RotateIfCreatedBeforeAsync(string purpose, DateTimeOffset createdBefore, CancellationToken cancellationToken = default) =>
+        RotateWhenAsync(purpose, active => active is not null && active.CreatedAt <= createdBefore, cancellationToken);
 
     /// <summary>
     /// KEK rotation: re-wraps every stored DEK under the KEK's current version. Ciphertexts are untouched (the DEKs
@@ -173,6 +162,41 @@ public sealed class DekManager : IDisposable
     {
         _cache.Dispose();
         _rotation.Dispose();
+    }
+
+    private async Task<DekRecord?> RotateWhenAsync(string purpose, Func<DekRecord?, bool> due, CancellationToken cancellationToken)
+    {
+        await _rotation.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            DekRecord? active = await _store.GetActiveAsync(purpose, cancellationToken).ConfigureAwait(false);
+            if (!due(active))
+            {
+                return null;
+            }
+            // The new DEK first: when the KEK's keeper is down, the active DEK stays in place rather than none.
+            GeneratedDek generated = await _kek.GenerateDataKeyAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                if (active is not null)
+                {
+                    await _store.RetireAsync(active.Id, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+                }
+                lock (_gate)
+                {
+                    _active.Remove(purpose);
+                }
+                return await StoreAsync(purpose, generated, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(generated.Plaintext);
+            }
+        }
+        finally
+        {
+            _rotation.Release();
+        }
     }
 
     // Fast path: spend uses already reserved in the store for a DEK that is still young enough.
@@ -225,17 +249,23 @@ public sealed class DekManager : IDisposable
         GeneratedDek generated = await _kek.GenerateDataKeyAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            DekRecord record = await _store.InsertIfNoActiveAsync(purpose, generated.Wrapped, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
-            if (record.Wrapped == generated.Wrapped)
-            {
-                _cache.AddAndAcquire(FieldKey.FromDek(record.Id, generated.Plaintext)).Release();
-            }
-            return record;
+            return await StoreAsync(purpose, generated, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
             CryptographicOperations.ZeroMemory(generated.Plaintext);
         }
+    }
+
+    // Stores the generated DEK unless another instance stored one first; caches it only if it is the one stored.
+    private async Task<DekRecord> StoreAsync(string purpose, GeneratedDek generated, CancellationToken cancellationToken)
+    {
+        DekRecord record = await _store.InsertIfNoActiveAsync(purpose, generated.Wrapped, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        if (record.Wrapped == generated.Wrapped)
+        {
+            _cache.AddAndAcquire(FieldKey.FromDek(record.Id, generated.Plaintext)).Release();
+        }
+        return record;
     }
 
     private async ValueTask<FieldKeyLease> LeaseKeyAsync(DekRecord record, CancellationToken cancellationToken)

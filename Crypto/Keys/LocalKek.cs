@@ -96,12 +96,16 @@ public sealed class LocalKek : IKeyEncryptionKey, IDisposable
     }
 
     /// <summary>Reads the keyring from <see cref="EnvironmentVariable"/>, else from the file <see cref="FileEnvironmentVariable"/> names.</summary>
-    public static LocalKek FromEnvironment(string name)
+    public static LocalKek FromEnvironment(string name) => FromSettings(name, Environment.GetEnvironmentVariable);
+
+    /// <summary>As <see cref="FromEnvironment"/>, with the two settings looked up in <paramref name="setting"/> (e.g. an IConfiguration).</summary>
+    public static LocalKek FromSettings(string name, Func<string, string?> setting)
     {
-        string? text = Environment.GetEnvironmentVariable(EnvironmentVariable);
+        ArgumentNullException.ThrowIfNull(setting);
+        string? text = setting(EnvironmentVariable);
         if (string.IsNullOrWhiteSpace(text))
         {
-            string? path = Environment.GetEnvironmentVariable(FileEnvironmentVariable);
+            string? path = setting(FileEnvironmentVariable);
             if (string.IsNullOrWhiteSpace(path))
             {
                 throw new InvalidOperationException($"Set {EnvironmentVariable} or {FileEnvironmentVariable} to load the local KEK.");

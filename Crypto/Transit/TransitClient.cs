@@ -184,6 +184,24 @@ public sealed class TransitClient
     public Task RotateKeyAsync(string key, CancellationToken cancellationToken = default) =>
         DataAsync(HttpMethod.Post, $"keys/{Escape(key)}/rotate", [], retry: false, cancellationToken);
 
+    /// <summary>
+    /// <c>GET transit/backup/:name</c>: every version of the key in plaintext (Vault's base64 backup blob), for a key
+    /// configured <c>exportable</c> and <c>allow_plaintext_backup</c>. Seal it before it leaves the process.
+    /// </summary>
+    public async Task<string> BackupKeyAsync(string key, CancellationToken cancellationToken = default)
+    {
+        var data = await DataAsync(HttpMethod.Get, $"backup/{Escape(key)}", null, retry: true, cancellationToken).ConfigureAwait(false);
+        return data?["backup"]?.GetValue<string>() is { Length: > 0 } backup ? backup : throw MapError(502, ["the backup response holds no backup"]);
+    }
+
+    /// <summary>
+    /// <c>POST transit/restore[/:name]</c>: brings a backup back under its own name or <paramref name="name"/>; an
+    /// existing key is replaced only with <paramref name="force"/>. Not retried: a lost answer is checked by reading the key.
+    /// </summary>
+    public Task RestoreKeyAsync(string backup, string? name = null, bool force = false, CancellationToken cancellationToken = default) =>
+        DataAsync(HttpMethod.Post, name is null ? "restore" : $"restore/{Escape(name)}", new JsonObject { ["backup"] = backup, ["force"] = force },
+            retry: false, cancellationToken);
+
     /// <summary>Maps a Vault error (status + error strings) to the typed exception callers catch.</summary>
     public static Exception MapError(int statusCode, IReadOnlyList<string> errors)
     {

@@ -1,14 +1,15 @@
 using System.Security.Cryptography;
 using Microsoft.EntityFrameworkCore;
-using Pii.Crypto.Keys;
+using Pii.Crypto.Pkcs11;
 
 namespace Pii.EntityFrameworkCore.Sample;
 
 public static class SampleServices
 {
     /// <summary>
-    /// The database from <c>ConnectionStrings:shop</c>; the KEK from <c>PII_LOCAL_KEK</c> (development; production
-    /// uses the key service's <c>TransitKek</c>); the tier-3 application key from <c>Shop:ApplicationKey</c> (base64).
+    /// The database from <c>ConnectionStrings:shop</c>; the KEK from <c>PII_LOCAL_KEK</c>, or a key on an HSM by the
+    /// <c>PII_LOCAL_KEK_PKCS11_*</c> settings (<see cref="ConfiguredKek"/>; production may use the key service's
+    /// <c>TransitKek</c>); the tier-3 application key from <c>Shop:ApplicationKey</c> (base64).
     /// </summary>
     public static IHostApplicationBuilder AddShop(this IHostApplicationBuilder builder)
     {
@@ -21,7 +22,7 @@ public static class SampleServices
         {
             var encryption = new PiiEncryption(new PiiEncryptionOptions
             {
-                KeyEncryptionKey = LocalKek.FromEnvironment("shop"),
+                KeyEncryptionKey = ConfiguredKek.Open("shop", setting => builder.Configuration[setting]),
                 KeyStore = options => options.UseNpgsql(connectionString),
                 ApplicationKey = key,
             });

@@ -1,5 +1,6 @@
 using Amazon.S3;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using Pii.Crypto.Keys;
 using Pii.Crypto.Streams;
@@ -56,7 +57,11 @@ internal static class Extensions
             AttemptTimeout = TimeSpan.FromSeconds(5),
         }));
         services.AddSingleton<IKeyEncryptionKey>(sp => new TransitKek(sp.GetRequiredService<TransitClient>(), TransitKeyName));
-        services.AddSingleton(sp => new DekManager(sp.GetRequiredService<IKeyEncryptionKey>(), new PostgresDekStore(sp.GetRequiredService<NpgsqlDataSource>())));
+        services.AddDekRotationOptions(configuration, "DocumentService");
+        services.AddSingleton<IDekStore, PostgresDekStore>();
+        services.AddSingleton(sp => new DekManager(sp.GetRequiredService<IKeyEncryptionKey>(), sp.GetRequiredService<IDekStore>(),
+            new DekPolicy { MaxAge = sp.GetRequiredService<IOptions<DekRotationOptions>>().Value.MaxAge }, sp.GetRequiredService<TimeProvider>()));
+        services.AddDekRotationSchedule<DocumentDekAgePolicy>("Pii.DocumentService", "documentservice.dek.oldest_active_age_seconds");
         services.AddSingleton(sp => new DocumentKeys(sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<IKeyEncryptionKey>(),
             DocumentKeys.LoadApplicationKey(configuration)));
         services.AddSingleton(sp => new TieredFieldProtector(

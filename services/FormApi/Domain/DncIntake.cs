@@ -85,7 +85,8 @@ internal sealed class DncIntake(IntakeDek dek, DncBlindIndexProvider indexes, Dn
 /// <summary>FormApi's own metrics (meter "Pii.FormApi", exported with the service's telemetry).</summary>
 internal sealed class FormApiMetrics : IDisposable
 {
-    private readonly Meter _meter = new("Pii.FormApi");
+    public const string MeterName = "Pii.FormApi";
+    private readonly Meter _meter = new(MeterName);
 
     public FormApiMetrics()
     {

@@ -32,6 +32,7 @@ internal static class Extensions
         var services = builder.Services;
 
         services.Configure<FormApiOptions>(configuration.GetSection(FormApiOptions.Section));
+        services.AddDekRotationOptions(configuration, FormApiOptions.Section);
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<DncDatabase>();
@@ -69,6 +70,8 @@ internal static class Extensions
             services.AddSingleton<ReencryptionJobs>();
             services.AddSingleton<ReencryptionWorker>();
             services.AddHostedService(sp => sp.GetRequiredService<ReencryptionWorker>());
+            // Only the back office may read encryption_keys: it runs the age policy for every instance's DEKs.
+            services.AddDekRotationSchedule<DncDekAgePolicy>(FormApiMetrics.MeterName, "formapi.dek.oldest_active_age_seconds");
         }
     }
 

@@ -1,7 +1,9 @@
 using System.Security.Cryptography;
+using Microsoft.Extensions.Options;
 using Pii.Crypto.Fields;
 using Pii.Crypto.Keys;
 using Pii.FormApi.Data;
+using Pii.Services.Shared;
 
 namespace Pii.FormApi.Keys;
 
@@ -10,11 +12,11 @@ namespace Pii.FormApi.Keys;
 /// <c>datakey/plaintext/dnc</c> gives the DEK and its wrapped form, the wrapped form is INSERTed (the id comes back
 /// in the OK packet), and the plaintext DEK lives only in this process as a <see cref="FieldKey"/>. It is replaced when
 /// the database refuses it (its guarded INSERT stores nothing: an admin retired it), when <see cref="DekPolicy.MaxUses"/> encryptions
-/// were made, or when it is older than <see cref="DekPolicy.MaxAge"/>.
+/// were made, or when it is older than <c>FormApi:DekRotation:MaxAge</c> (the back office's schedule retires its row then).
 /// </summary>
-internal sealed class IntakeDek(IKeyEncryptionKey kek, DncDatabase database, TimeProvider time) : IDisposable
+internal sealed class IntakeDek(IKeyEncryptionKey kek, DncDatabase database, IOptions<DekRotationOptions> rotation, TimeProvider time) : IDisposable
 {
-    private readonly DekPolicy _policy = new();
+    private readonly DekPolicy _policy = new() { MaxAge = rotation.Value.MaxAge };
     private readonly SemaphoreSlim _gate = new(1, 1);
     private Current? _current;
 
