@@ -65,6 +65,26 @@ public sealed class LeftoverUploadTests(DocumentServiceFixture fixture)
     }
 
     [Fact]
+    public async Task A_ledger_entry_that_outlived_its_upload_is_dropped_and_does_not_stop_the_sweep()
+    {
+        // As after a commit that failed with PostgreSQL down: the upload completed and its object was deleted, but the
+        // ledger entry could not be removed.
+        using var s3 = fixture.S3();
+        var key = $"patients/{Guid.NewGuid():N}/{Guid.NewGuid():N}";
+        var uploadId = await StartUploadWithOnePartAsync(s3, key);
+        await s3.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest { BucketName = "documents", Key = key, UploadId = uploadId, PartETags = [new PartETag(1, "")] });
+        await s3.DeleteObjectAsync("documents", key);
+        var catalog = fixture.Factory.Services.GetRequiredService<DocumentCatalog>();
+        await catalog.AddPendingAsync(uploadId, key, DateTime.UtcNow.AddHours(-8), CancellationToken.None);
+
+        await fixture.Factory.Services.GetRequiredService<OrphanSweeper>().SweepAsync(TimeSpan.FromHours(6), CancellationToken.None);
+
+        Assert.DoesNotContain(await catalog.PendingOlderThanAsync(DateTime.UtcNow, CancellationToken.None), p => p.UploadId == uploadId);
+        var missing = await Assert.ThrowsAsync<AmazonS3Exception>(() => s3.GetObjectMetadataAsync("documents", key));
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+    }
+
+    [Fact]
     public async Task Where_uploads_can_be_listed_the_sweeper_discards_old_ones_it_never_ledgered_and_keeps_younger_ones()
     {
         await using var moto = await MotoServer.StartAsync();
