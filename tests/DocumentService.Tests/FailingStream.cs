@@ -6,6 +6,18 @@ namespace Pii.DocumentService.Tests;
 internal sealed class FailingStream(long failAfter) : Stream
 {
     private long _position;
+
+    /// <summary>Posts an upload to <paramref name="patient"/> whose client dies after <paramref name="failAfter"/> bytes.</summary>
+    public static async Task CutUploadAsync(HttpClient client, Guid patient, long failAfter)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/patients/{patient}/documents")
+        {
+            Content = new StreamContent(new FailingStream(failAfter)),
+        };
+        request.Headers.Add("X-File-Name", "partial.bin");
+        await Assert.ThrowsAnyAsync<Exception>(() => client.SendAsync(request));
+    }
+
     public override bool CanRead => true;
     public override bool CanSeek => false;
     public override bool CanWrite => false;

@@ -47,12 +47,7 @@ public sealed class FaultTests(DocumentServiceFixture fixture)
     {
         var patient = await fixture.CreatePatientAsync();
         using var client = fixture.Client();
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/patients/{patient}/documents")
-        {
-            Content = new StreamContent(new FailingStream(12 * 1024 * 1024)),
-        };
-        request.Headers.Add("X-File-Name", "partial.bin");
-        await Assert.ThrowsAnyAsync<Exception>(() => client.SendAsync(request));
+        await FailingStream.CutUploadAsync(client, patient, 12 * 1024 * 1024);
 
         await WaitUntilAsync(async () => await PendingUploadsAsync() == 0, "the pending upload to be aborted");
         Assert.Equal(0, await DocumentCountAsync(patient));
