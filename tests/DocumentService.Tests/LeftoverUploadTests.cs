@@ -92,10 +92,10 @@ public sealed class LeftoverUploadTests(DocumentServiceFixture fixture)
         var sweeper = new OrphanSweeper(s3, catalog, options, TimeProvider.System, NullLogger<OrphanSweeper>.Instance);
 
         // moto reports every upload as initiated on 2010-11-10, so the ages are chosen around that date.
-        Assert.Equal(0, (await sweeper.SweepAsync(DateTime.UtcNow - new DateTime(2010, 1, 1, 0, 0, 0, DateTimeKind.Utc), CancellationToken.None)).Aborted);
+        Assert.Equal(0, (await sweeper.SweepAsync(DateTime.UtcNow - new DateTime(2010, 1, 1, 0, 0, 0, DateTimeKind.Utc), CancellationToken.None)).Discarded);
         Assert.Equal([uploadId], await ListUploadIdsAsync(s3));
 
-        Assert.True((await sweeper.SweepAsync(TimeSpan.FromHours(1), CancellationToken.None)).Aborted >= 1);
+        Assert.True((await sweeper.SweepAsync(TimeSpan.FromHours(1), CancellationToken.None)).Discarded >= 1);
         Assert.Empty(await ListUploadIdsAsync(s3));
         Assert.Empty((await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = "documents" })).S3Objects ?? []);
     }

@@ -135,7 +135,7 @@ internal sealed class DocumentStore(
         }
     }
 
-    /// <summary>Best effort, never with the request's token (a disconnected client must still get its upload aborted).</summary>
+    /// <summary>Best effort, never with the request's token (a disconnected client must still get its upload discarded).</summary>
     private async Task CleanUpAsync(string objectKey, string uploadId, bool completed)
     {
         using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(15));
@@ -153,7 +153,7 @@ internal sealed class DocumentStore(
         }
         catch (Exception e) when (e is AmazonServiceException or HttpRequestException or OperationCanceledException or Npgsql.NpgsqlException)
         {
-            Log.AbortFailed(logger, objectKey, e is AmazonServiceException s3 ? $"{e.GetType().Name} {s3.StatusCode} {s3.ErrorCode}" : e.GetType().Name);
+            Log.DiscardFailed(logger, objectKey, e is AmazonServiceException s3 ? $"{e.GetType().Name} {s3.StatusCode} {s3.ErrorCode}" : e.GetType().Name);
         }
     }
 

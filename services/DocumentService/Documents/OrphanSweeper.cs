@@ -19,18 +19,18 @@ internal sealed class OrphanSweeper(IAmazonS3 s3, DocumentCatalog catalog, IOpti
     private readonly DocumentOptions _options = options.Value;
     private bool _listingUnsupportedLogged;
 
-    /// <summary>One pass; returns (aborted uploads, deleted objects).</summary>
-    public async Task<(int Aborted, int Deleted)> SweepAsync(TimeSpan minAge, CancellationToken cancellationToken)
+    /// <summary>One pass; returns (discarded uploads, deleted objects).</summary>
+    public async Task<(int Discarded, int Deleted)> SweepAsync(TimeSpan minAge, CancellationToken cancellationToken)
     {
         var cutoff = (time.GetUtcNow() - minAge).UtcDateTime;
-        var aborted = 0;
+        var discarded = 0;
         foreach (var (uploadId, objectKey) in await catalog.PendingOlderThanAsync(cutoff, cancellationToken))
         {
             await MultipartUploads.DiscardAsync(s3, _options.Bucket, objectKey, uploadId, cancellationToken);
             await catalog.RemovePendingAsync(uploadId, cancellationToken);
-            aborted++;
+            discarded++;
         }
-        aborted += await DiscardListedAsync(cutoff, cancellationToken);
+        discarded += await DiscardListedAsync(cutoff, cancellationToken);
         var deleted = 0;
         string? token = null;
         do
@@ -46,7 +46,7 @@ internal sealed class OrphanSweeper(IAmazonS3 s3, DocumentCatalog catalog, IOpti
             token = page.IsTruncated == true ? page.NextContinuationToken : null;
         }
         while (token is not null);
-        return (aborted, deleted);
+        return (discarded, deleted);
     }
 
     private async Task<int> DiscardListedAsync(DateTime cutoff, CancellationToken cancellationToken)
@@ -73,8 +73,8 @@ internal sealed class OrphanSweeper(IAmazonS3 s3, DocumentCatalog catalog, IOpti
             try
             {
                 await Task.Delay(_options.SweepInterval, time, stoppingToken);
-                var (aborted, deleted) = await SweepAsync(_options.OrphanMinAge, stoppingToken);
-                if (aborted + deleted > 0) Log.Swept(logger, aborted, deleted);
+                var (discarded, deleted) = await SweepAsync(_options.OrphanMinAge, stoppingToken);
+                if (discarded + deleted > 0) Log.Swept(logger, discarded, deleted);
             }
             catch (Exception e) when (e is AmazonServiceException or HttpRequestException or Npgsql.NpgsqlException)
             {
