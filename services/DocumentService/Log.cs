@@ -9,11 +9,15 @@ internal static partial class Log
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Title} ({Error}) on {Method} {Route}.")]
     public static partial void DependencyFailed(ILogger logger, string title, string error, string method, string? route);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not abort the upload of object {ObjectKey} ({Error}); the sweeper will remove it.")]
-    public static partial void AbortFailed(ILogger logger, string objectKey, string error);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not discard the upload of object {ObjectKey} ({Error}); the sweeper will remove it.")]
+    public static partial void DiscardFailed(ILogger logger, string objectKey, string error);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Sweeper aborted {Aborted} uploads and deleted {Deleted} orphan objects.")]
-    public static partial void Swept(ILogger logger, int aborted, int deleted);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Sweeper discarded {Discarded} uploads and deleted {Deleted} orphan objects.")]
+    public static partial void Swept(ILogger logger, int discarded, int deleted);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The S3 endpoint cannot list multipart uploads: the sweeper removes only those in its pending ledger. "
+        + "Give the bucket a lifecycle rule AbortIncompleteMultipartUpload for the rest.")]
+    public static partial void UploadListingUnsupported(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Sweep failed ({Error}); retrying next interval.")]
     public static partial void SweepFailed(ILogger logger, string error);

@@ -47,12 +47,7 @@ public sealed class FaultTests(DocumentServiceFixture fixture)
     {
         var patient = await fixture.CreatePatientAsync();
         using var client = fixture.Client();
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/patients/{patient}/documents")
-        {
-            Content = new StreamContent(new FailingStream(12 * 1024 * 1024)),
-        };
-        request.Headers.Add("X-File-Name", "partial.bin");
-        await Assert.ThrowsAnyAsync<Exception>(() => client.SendAsync(request));
+        await FailingStream.CutUploadAsync(client, patient, 12 * 1024 * 1024);
 
         await WaitUntilAsync(async () => await PendingUploadsAsync() == 0, "the pending upload to be aborted");
         Assert.Equal(0, await DocumentCountAsync(patient));
@@ -267,31 +262,6 @@ public sealed class FaultTests(DocumentServiceFixture fixture)
             if (DateTime.UtcNow > deadline) throw new TimeoutException("Timed out waiting for " + what);
             await Task.Delay(200);
         }
-    }
-
-    /// <summary>Yields random bytes, then throws after <c>failAfter</c> bytes: the client dies mid-body.</summary>
-    private sealed class FailingStream(long failAfter) : Stream
-    {
-        private long _position;
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => _position; set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count)
-        {
-            if (_position >= failAfter) throw new IOException("client gone");
-            var n = (int)Math.Min(count, failAfter - _position);
-            RandomNumberGenerator.Fill(buffer.AsSpan(offset, n));
-            _position += n;
-            return n;
-        }
-
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     /// <summary>Yields <c>length</c> random bytes, running <c>pause</c> once after <c>pauseAt</c> bytes.</summary>

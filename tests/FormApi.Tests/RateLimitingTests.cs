@@ -98,7 +98,7 @@ public sealed class RateLimitingTests(FormApiFixture fixture)
     })
     { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

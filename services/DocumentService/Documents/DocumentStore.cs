@@ -31,7 +31,7 @@ internal enum UploadOutcome
 /// Upload: request body → HMAC-SHA256 of the plaintext → <see cref="EncryptingStream"/> (ESDK message, transit keyring
 /// plus an optional recovery RSA key) → <see cref="S3MultipartWriteStream"/>. The object key and the encryption context
 /// carry only random ids (<c>document</c>, <c>patient</c>). The document is visible only when the multipart upload
-/// completed and the metadata row committed; on any failure the multipart upload is aborted (and, if S3 is unreachable
+/// completed and the metadata row committed; on any failure the multipart upload is discarded (and, if S3 is unreachable
 /// even for that, the pending-upload ledger lets the sweeper abort it later).
 /// Download: <see cref="RangeDecryptor"/> over S3 ranged GETs, the header served from the stored prefix.
 /// </summary>
@@ -135,7 +135,7 @@ internal sealed class DocumentStore(
         }
     }
 
-    /// <summary>Best effort, never with the request's token (a disconnected client must still get its upload aborted).</summary>
+    /// <summary>Best effort, never with the request's token (a disconnected client must still get its upload discarded).</summary>
     private async Task CleanUpAsync(string objectKey, string uploadId, bool completed)
     {
         using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(15));
@@ -147,30 +147,13 @@ internal sealed class DocumentStore(
             }
             else
             {
-                await AbortAsync(s3, _options.Bucket, objectKey, uploadId, limit.Token);
+                await MultipartUploads.DiscardAsync(s3, _options.Bucket, objectKey, uploadId, limit.Token);
             }
             await catalog.RemovePendingAsync(uploadId, limit.Token);
         }
         catch (Exception e) when (e is AmazonServiceException or HttpRequestException or OperationCanceledException or Npgsql.NpgsqlException)
         {
-            Log.AbortFailed(logger, objectKey, e is AmazonServiceException s3 ? $"{e.GetType().Name} {s3.StatusCode} {s3.ErrorCode}" : e.GetType().Name);
-        }
-    }
-
-    /// <summary>
-    /// Aborts a multipart upload. An endpoint without AbortMultipartUpload (s3rver 3.7.1 answers 405) or one that no
-    /// longer knows the upload (404) leaves nothing more to do through the API, so both count as done.
-    /// </summary>
-    public static async Task AbortAsync(IAmazonS3 s3, string bucket, string objectKey, string uploadId, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await s3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = bucket, Key = objectKey, UploadId = uploadId }, cancellationToken);
-        }
-        catch (AmazonS3Exception e) when (e.StatusCode is System.Net.HttpStatusCode.MethodNotAllowed or System.Net.HttpStatusCode.NotImplemented
-            or System.Net.HttpStatusCode.NotFound)
-        {
-            // Nothing the API can still remove.
+            Log.DiscardFailed(logger, objectKey, e is AmazonServiceException s3 ? $"{e.GetType().Name} {s3.StatusCode} {s3.ErrorCode}" : e.GetType().Name);
         }
     }
 
