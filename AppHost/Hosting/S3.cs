@@ -9,11 +9,14 @@ namespace Pii.AppHost.Hosting;
 /// <c>&lt;state&gt;/data/&lt;name&gt;</c>, buckets created at start with <c>--configure-bucket</c>, credentials S3RVER/S3RVER.
 /// s3rver answers every request, signed or not (README says what a production S3 must enforce instead).
 /// </summary>
-public sealed class S3ServerResource(string name, string workingDirectory, int port) : ExecutableResource(name, "node", workingDirectory)
+public sealed class S3ServerResource(string name, string workingDirectory, int port, string dataDirectory) : ExecutableResource(name, "node", workingDirectory)
 {
     public const string LocalAccessKey = "S3RVER";
 
     public int Port { get; } = port;
+
+    /// <summary>Where s3rver keeps buckets and objects (one file per object, parts of unfinished uploads beside them).</summary>
+    public string DataDirectory { get; } = dataDirectory;
 
     public string ServiceUrl => $"http://127.0.0.1:{Port.ToString(CultureInfo.InvariantCulture)}";
 }
@@ -41,7 +44,7 @@ public static class S3BuilderExtensions
         var state = LocalState.Of(builder);
         var nodeDirectory = Path.Combine(state.RepoRoot, "AppHost", "node");
         var dataDirectory = state.DataPath(name);
-        var server = new S3ServerResource(name, nodeDirectory, state.PortFor(name, port));
+        var server = new S3ServerResource(name, nodeDirectory, state.PortFor(name, port), dataDirectory);
         var resource = builder.AddResource(server)
             .WithArgs(Path.Combine(nodeDirectory, "node_modules", "s3rver", "bin", "s3rver.js"),
                 "-d", dataDirectory, "-p", server.Port.ToString(CultureInfo.InvariantCulture), "-a", "127.0.0.1")

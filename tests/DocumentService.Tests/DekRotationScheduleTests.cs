@@ -75,8 +75,7 @@ public sealed class DekRotationScheduleTests(DocumentServiceFixture fixture)
         using var gauge = new ObservedGauge(host.Services, Gauge);
         await Eventually.WaitForValueAsync(() => Task.FromResult(gauge.Collect() is { } v && v < 3600 ? v : (double?)null), "a young DEK's age");
 
-        var vault = fixture.Resources["vault"];
-        await vault.Child!.StopAsync(TimeSpan.FromSeconds(5));
+        await fixture.Resources.StopAsync("vault");
         try
         {
             var overAge = (await db.QueryAsync<int>("SELECT id FROM documents.deks WHERE retired_at IS NULL")).ToList();
@@ -91,7 +90,7 @@ public sealed class DekRotationScheduleTests(DocumentServiceFixture fixture)
         }
         finally
         {
-            await fixture.Resources.Launcher.RestartAsync("vault", CancellationToken.None);
+            await fixture.Resources.StartAsync("vault", CancellationToken.None);
         }
         await Eventually.WaitForValueAsync(() => Task.FromResult(gauge.Collect() is { } v && v < 3600 ? v : (double?)null),
             "the schedule to replace the DEKs once the key service is back", TimeSpan.FromSeconds(60));

@@ -36,6 +36,9 @@ public sealed class DocumentServiceFixture : IAsyncLifetime
     public LocalResources Resources => _resources!;
     public string BucketConnectionString => _bucket!.Resource.ConnectionString;
 
+    /// <summary>Where s3rver keeps its objects (tests look at the multipart parts it holds).</summary>
+    public string S3DataDirectory => _bucket!.Resource.Parent.DataDirectory;
+
     /// <summary>Small settings so multi-part and sweeper paths run on test-sized files.</summary>
     public Dictionary<string, string?> Settings { get; } = new()
     {

@@ -121,8 +121,7 @@ public sealed class LeftoverUploadTests(DocumentServiceFixture fixture)
     /// <summary>Ids of the multipart uploads s3rver holds (one folder each, parts inside).</summary>
     private HashSet<string> UploadFolders()
     {
-        var arguments = fixture.Resources["s3"].Process!.Arguments;
-        var folder = Path.Combine(arguments[arguments.IndexOf("-d") + 1], "documents", "._S3rver_uploads");
+        var folder = Path.Combine(fixture.S3DataDirectory, "documents", "._S3rver_uploads");
         return Directory.Exists(folder) ? [.. Directory.GetDirectories(folder).Select(d => Path.GetFileName(d))] : [];
     }
 
