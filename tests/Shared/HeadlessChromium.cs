@@ -1,6 +1,4 @@
 using OpenQA.Selenium.Chrome;
-using Aspire.Hosting;
-using Aspire.Hosting.ApplicationModel;
 using Pii.AppHost.Hosting;
 
 namespace Pii.Testing;

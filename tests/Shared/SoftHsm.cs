@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using Aspire.Hosting;
-using Aspire.Hosting.ApplicationModel;
 using Pii.AppHost.Hosting;
 
 namespace Pii.Testing;

@@ -20,7 +20,7 @@ int runs = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 
 var model = LocalResources.CreateBuilder("efbench");
 var database = model.AddPostgres("postgres").AddDatabase("bench");
 await using var resources = await LocalResources.StartAsync(model, TimeSpan.FromMinutes(5));
-string connectionString = database.ConnectionString;
+string connectionString = database.Resource.ConnectionString;
 
 byte[] master = RandomNumberGenerator.GetBytes(32);
 using var kek = new LocalKek("bench", new Dictionary<int, byte[]> { [1] = master });

@@ -39,6 +39,7 @@ public sealed class AppHostEndToEndTests(ITestOutputHelper log)
             }
 
             var pii = await SendPiiThroughEveryServiceAsync(apphost, http);
+            await BackUpAndRestoreToScratchAsync(apphost, http);
             var traceId = await apphost.Telemetry.WaitForTraceAcrossAsync(TimeSpan.FromSeconds(60), "formapi", "vault");
             log.WriteLine($"trace {traceId} spans formapi and vault");
 
@@ -57,6 +58,34 @@ public sealed class AppHostEndToEndTests(ITestOutputHelper log)
             log.WriteLine(await apphost.DescribeAsync());
             throw;
         }
+    }
+
+    /// <summary>
+    /// A backup of <c>records</c> (holding the patient just stored) and its restore into a scratch database, through the
+    /// logins the AppHost gives BackupService: the operator's whole round trip, not just the service alone.
+    /// </summary>
+    private static async Task BackUpAndRestoreToScratchAsync(AspireSystem apphost, HttpClient http)
+    {
+        var backups = apphost.Url("backupservice");
+        HttpRequestMessage Operator(HttpMethod method, string path, object? body = null)
+        {
+            var request = new HttpRequestMessage(method, backups + path) { Content = body is null ? null : JsonContent.Create(body) };
+            request.Headers.Add("X-Api-Key", apphost.ApiKey("backupservice", "operator"));
+            return request;
+        }
+        using var started = await http.SendAsync(Operator(HttpMethod.Post, "/api/backups", new { source = "records" }));
+        Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
+        var id = (string)(await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!;
+        var backup = await Eventually.WaitAsync(async () =>
+        {
+            using var poll = await http.SendAsync(Operator(HttpMethod.Get, $"/api/backups/{id}"));
+            var state = await poll.Content.ReadFromJsonAsync<JsonObject>();
+            return (string?)state!["state"] == "running" ? null : state;
+        }, "the records backup to finish", TimeSpan.FromMinutes(2));
+        Assert.True((string?)backup["state"] == "completed", backup.ToJsonString());
+        using var restored = await http.SendAsync(Operator(HttpMethod.Post, $"/api/backups/{id}/restore", new { target = "scratch" }));
+        var body = await restored.Content.ReadAsStringAsync();
+        Assert.True(restored.IsSuccessStatusCode, $"scratch restore: {(int)restored.StatusCode} {body}");
     }
 
     /// <summary>Letters only (a-p) from hex, so a value is a plausible name and matches no route or id.</summary>
